@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: the INI file (daemon, or --once --config) and the CI
+ * environment (--once), merged into one struct config_project per project.
+ * Every key has one name, used as "key" in the file and as
+ * SEMVER_TAGGER_KEY (upper case) in the environment. Errors name the file,
+ * line and key, or the variable.
+ */
+#ifndef SEMVER_TAGGER_CONFIG_H
+#define SEMVER_TAGGER_CONFIG_H
+
+#include "semver-tagger/error.h"
+#include "semver-tagger/semver.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of config file read */
+#define CONFIG_PROJECTS_MAX 10000
+
+enum build_system {
+	BUILD_SIMPLE,        /* tag the branch head itself */
+	BUILD_VERSION_FILE,  /* VERSION file (Python style) */
+	BUILD_MAVEN,         /* pom.xml <version> */
+};
+
+/* One project's settings. Strings are owned (NULL = unset). */
+struct config_project {
+	char *name;             /* section name or CI project; for messages */
+	char *project;          /* API id: numeric id or "group/sub/name" */
+	char *api_url;          /* e.g. https://gitlab.example/api/v4 */
+	char *git_url;          /* NULL: the project's http_url_to_repo */
+	char *token_file;       /* file holding the API token */
+	char *token_env;        /* environment variable holding the token */
+	char *ca_file, *ca_dir; /* TLS trust (NULL: system default) */
+	enum build_system build;
+	char *tag_prefix;       /* "" or e.g. "v" */
+	char *version_file;     /* "VERSION" */
+	char *label_major, *label_minor, *label_patch; /* PCRE2, whole name */
+	char *release_prefix;   /* "release/" */
+	char *snapshot_suffix;  /* "-SNAPSHOT" */
+	char *default_branch;   /* NULL: the project's default branch */
+	char *git_name, *git_email; /* identity of the commits we make */
+	struct semver_ver base; /* the virtual latest with no release */
+	unsigned poll_interval; /* seconds */
+	unsigned connect_timeout, total_timeout; /* seconds */
+	bool notes;             /* note on MRs that block a release */
+	bool releases;          /* GitLab release objects */
+	bool stable_release;    /* STABLE_RELEASE for --once */
+	unsigned set;           /* internal: which keys were given */
+};
+
+struct config {
+	char *path;               /* the file read, NULL for env only */
+	char *state_dir;
+	char *listen;             /* "127.0.0.1:8080", NULL = no listener */
+	char *webhook_secret_file;
+	int log_level;            /* enum log_level value, -1 = default */
+	struct config_project global; /* [global]: what projects inherit */
+	struct config_project *projects;
+	size_t n_projects;
+};
+
+void config_init(struct config *c);
+void config_release(struct config *c);
+
+/* Defaults for every key of a project ("release/", "-SNAPSHOT", ...). */
+int config_project_defaults(struct config_project *p);
+void config_project_release(struct config_project *p);
+
+/* Copy src's settings into dst for the keys dst has not set itself. */
+int config_project_inherit(struct config_project *dst,
+			   const struct config_project *src);
+
+/*
+ * Set one key from text ("build_system", "maven"). ST_ECONFIG with a
+ * message naming the key and the accepted values; ST_ENOTFOUND for an
+ * unknown key.
+ */
+int config_project_set(struct config_project *p, const char *key,
+		       const char *value, struct st_error *err);
+
+/*
+ * Read an INI file: [global] and [project "group/name"] sections. Projects
+ * inherit [global]'s keys they do not set. Unknown sections or keys, bad
+ * values, duplicates, over-long lines and files over CONFIG_FILE_MAX are
+ * errors naming file and line.
+ */
+int config_load_file(const char *path, struct config *c,
+		     struct st_error *err);
+
+/* Same, from a string (tests, fuzzing); `name` is used in messages. */
+int config_load_string(const char *name, const char *text, size_t len,
+		       struct config *c, struct st_error *err);
+
+/*
+ * Apply SEMVER_TAGGER_<KEY> variables from env (a NULL-terminated
+ * "NAME=value" array, like environ) to p, and the GitLab CI variables
+ * CI_API_V4_URL, CI_PROJECT_ID / CI_PROJECT_PATH, STABLE_RELEASE.
+ */
+int config_apply_env(struct config_project *p, char *const *env,
+		     struct st_error *err);
+
+/* Value of NAME in env, or NULL. */
+const char *config_getenv(char *const *env, const char *name);
+
+const char *build_system_name(enum build_system b);
+
+#endif

@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+#include "semver-tagger/config.h"
+
+#include "semver-tagger/num.h"
+#include "semver-tagger/policy.h"
+#include "semver-tagger/strbuf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* inih as Debian builds it reads lines of at most 199 bytes and splits
+ * longer ones silently; we refuse them first with a clear message. */
+#define CONFIG_LINE_MAX 199
+#define CONFIG_VALUE_MAX 1024
+#define CONFIG_PREFIX_MAX 64
+
+enum key_type { K_STRING, K_REFPART, K_PATH, K_BOOL, K_SECONDS, K_BUILD,
+		K_VERSION };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+};
+
+#define KEY(n, t, f) { n, t, offsetof(struct config_project, f) }
+
+static const struct key keys[] = {
+	KEY("project", K_STRING, project),
+	KEY("api_url", K_STRING, api_url),
+	KEY("git_url", K_STRING, git_url),
+	KEY("token_file", K_PATH, token_file),
+	KEY("token_env", K_STRING, token_env),
+	KEY("ca_file", K_PATH, ca_file),
+	KEY("ca_dir", K_PATH, ca_dir),
+	KEY("build_system", K_BUILD, build),
+	KEY("tag_prefix", K_REFPART, tag_prefix),
+	KEY("version_file", K_PATH, version_file),
+	KEY("label_major", K_STRING, label_major),
+	KEY("label_minor", K_STRING, label_minor),
+	KEY("label_patch", K_STRING, label_patch),
+	KEY("release_prefix", K_REFPART, release_prefix),
+	KEY("snapshot_suffix", K_REFPART, snapshot_suffix),
+	KEY("default_branch", K_STRING, default_branch),
+	KEY("git_name", K_STRING, git_name),
+	KEY("git_email", K_STRING, git_email),
+	KEY("base_version", K_VERSION, base),
+	KEY("poll_interval", K_SECONDS, poll_interval),
+	KEY("connect_timeout", K_SECONDS, connect_timeout),
+	KEY("total_timeout", K_SECONDS, total_timeout),
+	KEY("notes", K_BOOL, notes),
+	KEY("releases", K_BOOL, releases),
+	KEY("stable_release", K_BOOL, stable_release),
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+const char *build_system_name(enum build_system b)
+{
+	switch (b) {
+	case BUILD_VERSION_FILE: return "version-file";
+	case BUILD_MAVEN: return "maven";
+	default: return "simple";
+	}
+}
+
+static char **str_field(struct config_project *p, const struct key *k)
+{
+	return (char **)(void *)((char *)p + k->offset);
+}
+
+void config_project_release(struct config_project *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->type <= K_PATH) {
+			free(*str_field(p, k));
+			*str_field(p, k) = NULL;
+		}
+	}
+	free(p->name);
+	p->name = NULL;
+}
+
+int config_project_defaults(struct config_project *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->build = BUILD_SIMPLE;
+	p->tag_prefix = strdup("");
+	p->version_file = strdup("VERSION");
+	p->release_prefix = strdup("release/");
+	p->snapshot_suffix = strdup("-SNAPSHOT");
+	p->git_name = strdup("semver-tagger");
+	p->git_email = strdup("semver-tagger@localhost");
+	p->poll_interval = 300;
+	p->connect_timeout = 10;
+	p->total_timeout = 60;
+	p->notes = true;
+	p->releases = true;
+	if (!p->tag_prefix || !p->version_file || !p->release_prefix ||
+	    !p->snapshot_suffix || !p->git_name || !p->git_email) {
+		config_project_release(p);
+		return ST_ENOMEM;
+	}
+	return ST_OK;
+}
+
+static const struct key *find_key(const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A piece of a ref name: no control characters, space, or the characters
+ * git forbids in refs, no "..", bounded. */
+static bool valid_refpart(const char *v)
+{
+	if (strlen(v) > CONFIG_PREFIX_MAX || strstr(v, ".."))
+		return false;
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c < 0x21 || *c == 0x7f ||
+		    strchr("~^:?*[\\", *c))
+			return false;
+	return true;
+}
+
+static int set_string(struct config_project *p, const struct key *k,
+		      const char *value, struct st_error *err)
+{
+	char *copy;
+
+	if (k->type == K_REFPART && !valid_refpart(value))
+		return st_error_set(err, ST_ECONFIG,
+				    "%s '%s' is not usable in a git ref name "
+				    "(at most %d bytes, no spaces, '..' or "
+				    "any of ~^:?*[\\)",
+				    k->name, value, CONFIG_PREFIX_MAX);
+	if (k->type == K_PATH && !*value)
+		return st_error_set(err, ST_ECONFIG, "%s is empty", k->name);
+	copy = strdup(value);
+	if (!copy)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	free(*str_field(p, k));
+	*str_field(p, k) = copy;
+	return ST_OK;
+}
+
+static int set_build(struct config_project *p, const char *value,
+		     struct st_error *err)
+{
+	if (strcmp(value, "simple") == 0)
+		p->build = BUILD_SIMPLE;
+	else if (strcmp(value, "version-file") == 0)
+		p->build = BUILD_VERSION_FILE;
+	else if (strcmp(value, "maven") == 0)
+		p->build = BUILD_MAVEN;
+	else
+		return st_error_set(err, ST_ECONFIG,
+				    "build_system '%s' is not one of simple, "
+				    "version-file, maven",
+				    value);
+	return ST_OK;
+}
+
+static int set_typed(struct config_project *p, const struct key *k,
+		     const char *value, struct st_error *err)
+{
+	void *field = (char *)p + k->offset;
+	uint64_t n;
+
+	switch (k->type) {
+	case K_BOOL:
+		if (parse_bool(value, field) != 0)
+			return st_error_set(err, ST_ECONFIG,
+					    "%s '%s' is not a boolean (true, "
+					    "false, yes, no, on, off, 1, 0)",
+					    k->name, value);
+		return ST_OK;
+	case K_SECONDS:
+		if (num_parse_u64_max(value, 86400, &n) != 0 || n == 0)
+			return st_error_set(err, ST_ECONFIG,
+					    "%s '%s' is not a number of seconds "
+					    "from 1 to 86400",
+					    k->name, value);
+		*(unsigned *)field = (unsigned)n;
+		return ST_OK;
+	case K_BUILD:
+		return set_build(p, value, err);
+	case K_VERSION:
+		if (!semver_release_from_tag(value, "", field))
+			return st_error_set(err, ST_ECONFIG,
+					    "%s '%s' is not a MAJOR.MINOR.PATCH "
+					    "version",
+					    k->name, value);
+		return ST_OK;
+	default:
+		return set_string(p, k, value, err);
+	}
+}
+
+int config_project_set(struct config_project *p, const char *key,
+		       const char *value, struct st_error *err)
+{
+	const struct key *k = find_key(key);
+	int rc;
+
+	if (!k)
+		return st_error_set(err, ST_ENOTFOUND, "unknown key '%s'", key);
+	if (strlen(value) > CONFIG_VALUE_MAX)
+		return st_error_set(err, ST_ECONFIG,
+				    "%s is longer than %d bytes", key,
+				    CONFIG_VALUE_MAX);
+	rc = set_typed(p, k, value, err);
+	if (rc == 0)
+		p->set |= 1u << (k - keys);
+	return rc;
+}
+
+int config_project_inherit(struct config_project *dst,
+			   const struct config_project *src)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+		size_t size;
+
+		if (dst->set & (1u << i))
+			continue;
+		if (k->type <= K_PATH) {
+			const char *v = *str_field((struct config_project *)src, k);
+			char *copy = v ? strdup(v) : NULL;
+
+			if (v && !copy)
+				return ST_ENOMEM;
+			free(*str_field(dst, k));
+			*str_field(dst, k) = copy;
+			continue;
+		}
+		size = k->type == K_BOOL ? sizeof(bool)
+		       : k->type == K_VERSION ? sizeof(struct semver_ver)
+		       : k->type == K_BUILD ? sizeof(enum build_system)
+					     : sizeof(unsigned);
+		memcpy((char *)dst + k->offset, (const char *)src + k->offset,
+		       size);
+	}
+	return ST_OK;
+}
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->log_level = -1;
+}
+
+void config_release(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_projects; i++)
+		config_project_release(&c->projects[i]);
+	free(c->projects);
+	config_project_release(&c->global);
+	free(c->path);
+	free(c->state_dir);
+	free(c->listen);
+	free(c->webhook_secret_file);
+	config_init(c);
+}
+
+/* ---- INI files ---------------------------------------------------------- */
+
+/*
+ * We split the file at its section headers ourselves and hand inih one
+ * section body at a time: inih as Debian builds it truncates section names
+ * at 49 bytes (too short for "group/subgroup/project" paths) and skips
+ * sections that have no keys. inih still parses keys, values, comments and
+ * continuation lines.
+ */
+struct ini_ctx {
+	struct config *c;
+	struct config_project *target; /* NULL before the first section */
+	bool is_global;
+	char errmsg[ST_ERROR_MSG_MAX];
+	int errcode;
+};
+
+static int set_log_level(struct config *c, const char *value,
+			 struct st_error *err)
+{
+	static const char *const names[] = { "error", "warning", "notice",
+					     "info", "debug" };
+
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(value, names[i]) == 0) {
+			c->log_level = 3 + i; /* enum log_level values */
+			return ST_OK;
+		}
+	}
+	return st_error_set(err, ST_ECONFIG,
+			    "log_level '%s' is not one of error, warning, "
+			    "notice, info, debug",
+			    value);
+}
+
+static int set_global_only(struct config *c, const char *key,
+			   const char *value, struct st_error *err)
+{
+	char **field = NULL;
+
+	if (strcmp(key, "log_level") == 0)
+		return set_log_level(c, value, err);
+	if (strcmp(key, "state_dir") == 0)
+		field = &c->state_dir;
+	else if (strcmp(key, "listen") == 0)
+		field = &c->listen;
+	else if (strcmp(key, "webhook_secret_file") == 0)
+		field = &c->webhook_secret_file;
+	if (!field)
+		return ST_ENOTFOUND;
+	if (*field)
+		return st_error_set(err, ST_ECONFIG, "key '%s' given twice", key);
+	*field = strdup(value);
+	return *field ? ST_OK : st_error_set(err, ST_ENOMEM, "out of memory");
+}
+
+static int set_project_key(struct config_project *p, const char *key,
+			   const char *value, struct st_error *err)
+{
+	const struct key *k = find_key(key);
+
+	if (k && (p->set & (1u << (k - keys))))
+		return st_error_set(err, ST_ECONFIG,
+				    "key '%s' given twice (an indented line "
+				    "continues the previous value)",
+				    key);
+	return config_project_set(p, key, value, err);
+}
+
+static int on_ini_key(void *user, const char *section, const char *key,
+		       const char *value)
+{
+	struct ini_ctx *ctx = user;
+	struct st_error e;
+	int rc = ST_ENOTFOUND;
+
+	(void)section; /* always "": we feed inih one section body at a time */
+	st_error_clear(&e);
+	if (!ctx->target)
+		rc = st_error_set(&e, ST_ECONFIG,
+				  "key '%s' outside a section: put it under "
+				  "[global] or [project \"group/name\"]",
+				  key);
+	else if (ctx->is_global)
+		rc = set_global_only(ctx->c, key, value, &e);
+	if (rc == ST_ENOTFOUND && ctx->target)
+		rc = set_project_key(ctx->target, key, value, &e);
+	if (rc == 0)
+		return 1;
+	if (ctx->errcode == 0) {
+		ctx->errcode = rc == ST_ENOTFOUND ? ST_ECONFIG : rc;
+		if (rc == ST_ENOTFOUND)
+			snprintf(ctx->errmsg, sizeof(ctx->errmsg),
+				 "unknown key '%s'", key);
+		else
+			snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", e.msg);
+	}
+	return 0;
+}
+
+static size_t trim(const char **s, size_t n)
+{
+	while (n && isspace((unsigned char)**s)) {
+		(*s)++;
+		n--;
+	}
+	while (n && isspace((unsigned char)(*s)[n - 1]))
+		n--;
+	return n;
+}
+
+/* A header line "[global]" or "[project \"g/p\"]": set ctx->target. */
+static int open_section(struct ini_ctx *ctx, const char *line, size_t n)
+{
+	struct config *c = ctx->c;
+	struct config_project *grown, *p;
+	const char *name;
+	size_t nn;
+
+	if (n == 8 && memcmp(line, "[global]", 8) == 0) {
+		ctx->target = &c->global;
+		ctx->is_global = true;
+		return ST_OK;
+	}
+	if (n < 13 || memcmp(line, "[project \"", 10) != 0 ||
+	    memcmp(line + n - 2, "\"]", 2) != 0)
+		return ST_EINVAL;
+	name = line + 10;
+	nn = n - 12;
+	if (memchr(name, '"', nn))
+		return ST_EINVAL;
+	for (size_t i = 0; i < c->n_projects; i++)
+		if (strlen(c->projects[i].name) == nn &&
+		    memcmp(c->projects[i].name, name, nn) == 0)
+			return ST_ECONFLICT;
+	if (c->n_projects >= CONFIG_PROJECTS_MAX)
+		return ST_ETOOBIG;
+	grown = realloc(c->projects, (c->n_projects + 1) * sizeof(*grown));
+	if (!grown)
+		return ST_ENOMEM;
+	c->projects = grown;
+	p = &c->projects[c->n_projects];
+	memset(p, 0, sizeof(*p));
+	if (!(p->name = strndup(name, nn)))
+		return ST_ENOMEM;
+	c->n_projects++;
+	ctx->target = p;
+	ctx->is_global = false;
+	return ST_OK;
+}
+
+static int section_error(const char *name, size_t lineno, int rc,
+			 const char *line, size_t n, struct st_error *err)
+{
+	const char *why = rc == ST_ECONFLICT ? "given twice"
+			  : rc == ST_ETOOBIG ? "is one project too many"
+			  : rc == ST_ENOMEM ? "ran out of memory"
+					    : "is unknown: use [global] or "
+					      "[project \"group/name\"]";
+
+	return st_error_set(err, rc == ST_ENOMEM ? ST_ENOMEM : ST_ECONFIG,
+			    "%s:%zu: section %.*s %s", name, lineno, (int)n,
+			    line, why);
+}
+
+/* Hand one section body (lines [from, to)) to inih. */
+static int parse_body(struct ini_ctx *ctx, const char *name, const char *text,
+		      size_t from, size_t to, size_t first_line,
+		      struct st_error *err)
+{
+	char *body = strndup(text + from, to - from);
+	int line;
+
+	if (!body)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	line = ini_parse_string(body, on_ini_key, ctx);
+	free(body);
+	if (line == 0)
+		return ST_OK;
+	return st_error_set(err, ctx->errcode ? ctx->errcode : ST_ECONFIG,
+			    "%s:%zu: %s", name, first_line + (size_t)line - 1,
+			    ctx->errcode ? ctx->errmsg
+					 : "syntax error (expected key = value)");
+}
+
+static int parse_sections(struct ini_ctx *ctx, const char *name,
+			  const char *text, size_t len, struct st_error *err)
+{
+	size_t lineno = 0, body = 0, body_line = 1;
+
+	for (size_t off = 0; off < len;) {
+		const char *line = text + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - line) : len - off, tn;
+		int rc;
+
+		lineno++;
+		if (n > CONFIG_LINE_MAX)
+			return st_error_set(err, ST_ECONFIG,
+					    "%s:%zu: line longer than %d bytes",
+					    name, lineno, CONFIG_LINE_MAX);
+		tn = trim(&line, n);
+		if (tn > 0 && line[0] == '[') {
+			rc = parse_body(ctx, name, text, body, off, body_line,
+					err);
+			if (rc)
+				return rc;
+			rc = open_section(ctx, line, tn);
+			if (rc)
+				return section_error(name, lineno, rc, line, tn,
+						     err);
+			body = off + n + (nl ? 1 : 0);
+			body_line = lineno + 1;
+		}
+		off += n + (nl ? 1 : 0);
+	}
+	return parse_body(ctx, name, text, body, len, body_line, err);
+}
+
+/* Projects take [global]'s settings for the keys they do not set; the API
+ * project defaults to the name in the section header. */
+static int finish_projects(struct config *c, struct st_error *err)
+{
+	for (size_t i = 0; i < c->n_projects; i++) {
+		struct config_project *p = &c->projects[i];
+
+		if (config_project_inherit(p, &c->global) != 0 ||
+		    (!p->project && !(p->project = strdup(p->name))))
+			return st_error_set(err, ST_ENOMEM, "out of memory");
+	}
+	return ST_OK;
+}
+
+int config_load_string(const char *name, const char *text, size_t len,
+		       struct config *c, struct st_error *err)
+{
+	struct ini_ctx ctx = { .c = c };
+	int rc;
+
+	if (memchr(text, '\0', len))
+		return st_error_set(err, ST_ECONFIG, "%s: contains a NUL byte",
+				    name);
+	if (len > CONFIG_FILE_MAX)
+		return st_error_set(err, ST_ECONFIG, "%s: larger than %d bytes",
+				    name, CONFIG_FILE_MAX);
+	if (!c->global.release_prefix &&
+	    config_project_defaults(&c->global) != 0)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	rc = parse_sections(&ctx, name, text, len, err);
+	return rc ? rc : finish_projects(c, err);
+}
+
+int config_load_file(const char *path, struct config *c, struct st_error *err)
+{
+	struct strbuf sb;
+	char chunk[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return st_error_set(err, ST_ECONFIG, "%s: %s", path,
+				    strerror(errno));
+	strbuf_init(&sb, CONFIG_FILE_MAX);
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = strbuf_add(&sb, chunk, n);
+	if (rc == 0 && ferror(f))
+		rc = st_error_set(err, ST_ECONFIG, "%s: read error", path);
+	fclose(f);
+	if (rc == ST_ETOOBIG)
+		rc = st_error_set(err, ST_ECONFIG, "%s: larger than %d bytes",
+				  path, CONFIG_FILE_MAX);
+	else if (rc == ST_ENOMEM)
+		rc = st_error_set(err, ST_ENOMEM, "%s: out of memory", path);
+	if (rc == 0) {
+		free(c->path);
+		c->path = strdup(path);
+		rc = config_load_string(path, strbuf_str(&sb), sb.len, c, err);
+	}
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* ---- environment --------------------------------------------------------- */
+
+const char *config_getenv(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; env && *env; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+static int apply_ci(struct config_project *p, char *const *env,
+		    struct st_error *err)
+{
+	const char *v;
+	int rc = 0;
+
+	if (!(p->set & (1u << (find_key("api_url") - keys))) &&
+	    (v = config_getenv(env, "CI_API_V4_URL")))
+		rc = config_project_set(p, "api_url", v, err);
+	if (rc == 0 && !(p->set & (1u << (find_key("project") - keys)))) {
+		v = config_getenv(env, "CI_PROJECT_ID");
+		if (!v || !*v)
+			v = config_getenv(env, "CI_PROJECT_PATH");
+		if (v && *v)
+			rc = config_project_set(p, "project", v, err);
+	}
+	if (rc == 0 && (v = config_getenv(env, "STABLE_RELEASE")))
+		p->stable_release = p->stable_release || policy_truthy(v);
+	return rc;
+}
+
+int config_apply_env(struct config_project *p, char *const *env,
+		     struct st_error *err)
+{
+	char var[64];
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const char *v;
+		size_t j;
+		int rc;
+
+		j = (size_t)snprintf(var, sizeof(var), "SEMVER_TAGGER_");
+		for (const char *s = keys[i].name; *s && j + 1 < sizeof(var); s++)
+			var[j++] = (char)toupper((unsigned char)*s);
+		var[j] = '\0';
+		v = config_getenv(env, var);
+		if (!v)
+			continue;
+		rc = config_project_set(p, keys[i].name, v, err);
+		if (rc) {
+			st_error_prefix(err, "environment variable %s", var);
+			return rc;
+		}
+	}
+	return apply_ci(p, env, err);
+}
