@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The forge interface: what the release engine needs from GitLab (or any
+ * other forge), as plain facts. A forge is an opaque handle over a table of
+ * function pointers, so a second forge or a test fake plugs in without
+ * touching the engine: fill a struct forge_ops and call forge_new().
+ *
+ * Conventions: every call returns 0 or a negative ST_E* class and fills a
+ * caller-owned struct st_error; output parameters are set only on success.
+ * Adapters never log: warnings and counters come back in result structs,
+ * and the application decides what to print.
+ */
+#ifndef SEMVER_TAGGER_FORGE_H
+#define SEMVER_TAGGER_FORGE_H
+
+#include "semver-tagger/error.h"
+#include "semver-tagger/strbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct forge;
+
+struct forge_project {
+	int64_t id;
+	char *path;             /* "group/sub/project" */
+	char *default_branch;   /* NULL while the repository is empty */
+	char *http_url_to_repo; /* HTTPS clone URL */
+	char *web_url;
+};
+
+void forge_project_init(struct forge_project *p);
+void forge_project_release(struct forge_project *p);
+
+/* One merge request, as facts. Strings are owned by the list; any of them
+ * may be NULL when the forge did not say (merged_at on imported MRs). */
+struct forge_mr {
+	int64_t iid;             /* project-scoped number: !iid */
+	char *title;
+	char *web_url;
+	char *source_branch;
+	char *target_branch;
+	char *author_username;
+	char *author_name;
+	char **labels;           /* label names, in the forge's order */
+	size_t n_labels;
+	char *merged_at;         /* ISO 8601, NULL when unknown */
+	char *updated_at;        /* ISO 8601, never NULL */
+	char *head_sha;          /* head of the source branch ("sha") */
+	/* The commit that landed (SPEC §2): merge_commit_sha, else
+	 * squash_commit_sha, else head_sha. NULL only if all three are. */
+	char *commit;
+};
+
+/* A list of MRs sorted by iid, no iid twice (after forge_mr_list_sort). */
+struct forge_mr_list {
+	struct forge_mr *items;
+	size_t len;
+	size_t cap;
+};
+
+void forge_mr_list_init(struct forge_mr_list *l);
+void forge_mr_list_release(struct forge_mr_list *l);
+/* Append an empty MR and return it (NULL when out of memory). */
+struct forge_mr *forge_mr_list_push(struct forge_mr_list *l);
+/* Sort by iid; of several entries with one iid the last appended wins. */
+void forge_mr_list_sort(struct forge_mr_list *l);
+/* Binary search in a sorted list. */
+const struct forge_mr *forge_mr_list_find(const struct forge_mr_list *l,
+					  int64_t iid);
+void forge_mr_release(struct forge_mr *mr);
+/* Deep copy (src unchanged). */
+int forge_mr_copy(struct forge_mr *dst, const struct forge_mr *src);
+/* Same facts (every field compared). */
+bool forge_mr_equal(const struct forge_mr *a, const struct forge_mr *b);
+
+enum forge_cache_state {
+	FORGE_CACHE_UNUSED = 0, /* no cache path given: full listing */
+	FORGE_CACHE_NONE,       /* no cache file yet (first cycle): full */
+	FORGE_CACHE_HIT,        /* cache used: incremental listing */
+	FORGE_CACHE_EXPIRED,    /* periodic full listing (drops deleted MRs) */
+	FORGE_CACHE_CORRUPT,    /* damaged/foreign cache: full + warning */
+};
+
+/* What a listing cost and what happened to the cache. */
+struct forge_list_result {
+	unsigned requests;       /* HTTP requests sent, retries included */
+	unsigned retries;
+	unsigned pages;
+	size_t received;         /* MR records received */
+	size_t changed;          /* MRs new or different from the cache */
+	bool full;               /* the whole list was fetched */
+	enum forge_cache_state cache;
+	bool cache_saved;
+	bool warning;            /* set with warning_msg: the app should log */
+	char warning_msg[512];
+};
+
+/* Outcome of an idempotent write. */
+enum forge_outcome {
+	FORGE_CREATED = 1,         /* done now */
+	FORGE_EXISTED,             /* already there, same content */
+	FORGE_EXISTED_DIFFERENT,   /* already there, other content: kept */
+};
+
+struct forge_note {
+	int64_t mr_iid;
+	/* Hidden marker that makes the note idempotent, [A-Za-z0-9._:+/-]
+	 * ("semver-tagger:release:1.4.0"). The forge appends it to the body
+	 * as an HTML comment and skips posting when a note has it. */
+	const char *marker;
+	const char *body;          /* Markdown; see forge_text_escape() */
+};
+
+struct forge_release {
+	const char *tag;           /* existing tag name */
+	const char *name;          /* NULL: the tag name */
+	const char *description;   /* Markdown */
+};
+
+enum forge_commit_state {
+	FORGE_STATUS_PENDING,
+	FORGE_STATUS_RUNNING,
+	FORGE_STATUS_SUCCESS,
+	FORGE_STATUS_FAILED,
+	FORGE_STATUS_CANCELED,
+};
+
+struct forge_commit_status {
+	const char *sha;
+	const char *name;          /* "semver-tagger" */
+	enum forge_commit_state state;
+	const char *description;   /* NULL or one line */
+	const char *target_url;    /* NULL or a link */
+	const char *ref;           /* NULL or the branch it is for */
+};
+
+/* Totals since forge_new (for /metrics). */
+struct forge_counters {
+	uint64_t requests;
+	uint64_t retries;
+	uint64_t bytes_received;
+};
+
+/* The table an implementation fills. impl is its private state. */
+struct forge_ops {
+	const char *name; /* "gitlab" */
+	int (*project)(void *impl, struct forge_project *out,
+		       struct st_error *err);
+	/* Every merged MR of the project, all target branches, sorted by
+	 * iid. cache_path NULL: no cache (full listing each time). */
+	int (*merged_mrs)(void *impl, const char *cache_path,
+			  struct forge_mr_list *out,
+			  struct forge_list_result *res, struct st_error *err);
+	/* Every open MR (labels, target branch, head sha), sorted by iid. */
+	int (*open_mrs)(void *impl, struct forge_mr_list *out,
+			struct forge_list_result *res, struct st_error *err);
+	int (*post_note)(void *impl, const struct forge_note *note,
+			 enum forge_outcome *out, struct st_error *err);
+	int (*create_release)(void *impl, const struct forge_release *rel,
+			      enum forge_outcome *out, struct st_error *err);
+	int (*set_commit_status)(void *impl,
+				 const struct forge_commit_status *st,
+				 enum forge_outcome *out, struct st_error *err);
+	void (*counters)(void *impl, struct forge_counters *out);
+	void (*free)(void *impl);
+};
+
+/* Wrap impl; ops must outlive the forge. ST_ENOMEM (impl then untouched:
+ * the caller still owns it). */
+int forge_new(const struct forge_ops *ops, void *impl, struct forge **out);
+/* Frees impl through ops->free. NULL is a no-op. */
+void forge_free(struct forge *f);
+const char *forge_name(const struct forge *f);
+
+int forge_project(struct forge *f, struct forge_project *out,
+		  struct st_error *err);
+int forge_merged_mrs(struct forge *f, const char *cache_path,
+		     struct forge_mr_list *out, struct forge_list_result *res,
+		     struct st_error *err);
+int forge_open_mrs(struct forge *f, struct forge_mr_list *out,
+		   struct forge_list_result *res, struct st_error *err);
+int forge_post_note(struct forge *f, const struct forge_note *note,
+		    enum forge_outcome *out, struct st_error *err);
+int forge_create_release(struct forge *f, const struct forge_release *rel,
+			 enum forge_outcome *out, struct st_error *err);
+int forge_set_commit_status(struct forge *f,
+			    const struct forge_commit_status *st,
+			    enum forge_outcome *out, struct st_error *err);
+void forge_counters(struct forge *f, struct forge_counters *out);
+
+/*
+ * Append outside text (MR titles, user names) to out so it is inert in a
+ * Markdown note: no line can start a quick action ('/' first on a line,
+ * after blanks, becomes "\/"), and '<' becomes "&lt;" so the text cannot
+ * fake a hidden marker or an HTML comment. Control characters other than
+ * newline and tab become spaces.
+ */
+int forge_text_escape(struct strbuf *out, const char *text);
+
+/*
+ * Append text to out with only the quick-action guard of
+ * forge_text_escape(): a '/' that starts a line (after blanks) becomes
+ * "\/". Forges apply it to every note and release body they send, as a
+ * backstop behind the escaping of outside text.
+ */
+int forge_text_defuse(struct strbuf *out, const char *text);
+
+/* 1 when no line of text would run as a quick action, else 0. */
+int forge_text_is_inert(const char *text);
+
+/* 1 when marker is a valid note marker (see struct forge_note). */
+int forge_marker_valid(const char *marker);
+
+#endif

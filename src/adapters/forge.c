@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* The forge handle, MR lists, and text escaping shared by every forge. */
+#include "semver-tagger/forge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct forge {
+	const struct forge_ops *ops;
+	void *impl;
+};
+
+int forge_new(const struct forge_ops *ops, void *impl, struct forge **out)
+{
+	struct forge *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return ST_ENOMEM;
+	f->ops = ops;
+	f->impl = impl;
+	*out = f;
+	return ST_OK;
+}
+
+void forge_free(struct forge *f)
+{
+	if (!f)
+		return;
+	if (f->ops->free)
+		f->ops->free(f->impl);
+	free(f);
+}
+
+const char *forge_name(const struct forge *f)
+{
+	return f->ops->name;
+}
+
+/* An implementation may leave out an operation (a read-only fake). */
+static int missing_op(const struct forge *f, const char *op,
+		      struct st_error *err)
+{
+	return st_error_set(err, ST_EINTERNAL, "forge %s: %s is not "
+			    "implemented", f->ops->name, op);
+}
+
+int forge_project(struct forge *f, struct forge_project *out,
+		  struct st_error *err)
+{
+	if (!f->ops->project)
+		return missing_op(f, "project", err);
+	return f->ops->project(f->impl, out, err);
+}
+
+int forge_merged_mrs(struct forge *f, const char *cache_path,
+		     struct forge_mr_list *out, struct forge_list_result *res,
+		     struct st_error *err)
+{
+	memset(res, 0, sizeof(*res));
+	if (!f->ops->merged_mrs)
+		return missing_op(f, "merged_mrs", err);
+	return f->ops->merged_mrs(f->impl, cache_path, out, res, err);
+}
+
+int forge_open_mrs(struct forge *f, struct forge_mr_list *out,
+		   struct forge_list_result *res, struct st_error *err)
+{
+	memset(res, 0, sizeof(*res));
+	if (!f->ops->open_mrs)
+		return missing_op(f, "open_mrs", err);
+	return f->ops->open_mrs(f->impl, out, res, err);
+}
+
+int forge_post_note(struct forge *f, const struct forge_note *note,
+		    enum forge_outcome *out, struct st_error *err)
+{
+	if (!f->ops->post_note)
+		return missing_op(f, "post_note", err);
+	return f->ops->post_note(f->impl, note, out, err);
+}
+
+int forge_create_release(struct forge *f, const struct forge_release *rel,
+			 enum forge_outcome *out, struct st_error *err)
+{
+	if (!f->ops->create_release)
+		return missing_op(f, "create_release", err);
+	return f->ops->create_release(f->impl, rel, out, err);
+}
+
+int forge_set_commit_status(struct forge *f,
+			    const struct forge_commit_status *st,
+			    enum forge_outcome *out, struct st_error *err)
+{
+	if (!f->ops->set_commit_status)
+		return missing_op(f, "set_commit_status", err);
+	return f->ops->set_commit_status(f->impl, st, out, err);
+}
+
+void forge_counters(struct forge *f, struct forge_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (f->ops->counters)
+		f->ops->counters(f->impl, out);
+}
+
+void forge_project_init(struct forge_project *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void forge_project_release(struct forge_project *p)
+{
+	if (!p)
+		return;
+	free(p->path);
+	free(p->default_branch);
+	free(p->http_url_to_repo);
+	free(p->web_url);
+	forge_project_init(p);
+}

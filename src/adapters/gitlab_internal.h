@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between the gitlab*.c files only. */
+#ifndef SEMVER_TAGGER_GITLAB_INTERNAL_H
+#define SEMVER_TAGGER_GITLAB_INTERNAL_H
+
+#include "semver-tagger/gitlab.h"
+
+struct gitlab {
+	struct http_client *http;
+	char *api_url;      /* no trailing slash */
+	char *project;      /* as configured */
+	char *project_enc;  /* URL-encoded for paths */
+	enum gitlab_token_kind kind;
+	long overlap_s;
+	long full_every_s;
+	size_t max_mrs;
+	unsigned per_page;
+};
+
+/* What a call is for: picks the permission named in 401/403 errors. */
+enum gitlab_action {
+	GITLAB_READ_PROJECT,
+	GITLAB_LIST_MRS,
+	GITLAB_READ_NOTES,
+	GITLAB_POST_NOTE,
+	GITLAB_RELEASE,
+	GITLAB_STATUS,
+};
+
+/* One request to api_url + path (+ "?" query). Returns 0 with the final
+ * response whatever its status; errors only from the transport. */
+int gitlab_call(struct gitlab *g, const char *method, const char *path,
+		const char *query, const char *body, bool once,
+		const char *what, struct http_response *rs,
+		struct st_error *err);
+
+/* 0 for a 2xx JSON response; else the error class and a message that
+ * names the call, the status, the server's message and, for 401/403, the
+ * token kind and the permission needed. */
+int gitlab_check(const struct gitlab *g, enum gitlab_action a,
+		 const char *what, const struct http_response *rs,
+		 struct st_error *err);
+
+/* The server's "message"/"error" text, sanitised and bounded. */
+void gitlab_server_message(const struct http_response *rs, char *out,
+			   size_t n);
+
+/* Called once per page; set *stop to end the listing early. */
+typedef int (*gitlab_page_fn)(void *ctx, const cJSON *items,
+			      const char *what, bool *stop,
+			      struct st_error *err);
+
+/* Append the MRs of a JSON array (one page) to out; *seen counts every
+ * element. Elements whose "state" differs from want_state are skipped. */
+int gitlab_mrs_from_array(const cJSON *arr, const char *what,
+			  const char *want_state, struct forge_mr_list *out,
+			  size_t *seen, struct st_error *err);
+
+/* GET every page of path?query (per_page added), following X-Next-Page
+ * until it is empty; never looks at X-Total. */
+int gitlab_list(struct gitlab *g, enum gitlab_action a, const char *path,
+		const char *query, gitlab_page_fn fn, void *ctx,
+		struct forge_list_result *res, struct st_error *err);
+
+int gitlab_project(void *impl, struct forge_project *out,
+		   struct st_error *err);
+int gitlab_merged_mrs(void *impl, const char *cache_path,
+		      struct forge_mr_list *out, struct forge_list_result *res,
+		      struct st_error *err);
+int gitlab_open_mrs(void *impl, struct forge_mr_list *out,
+		    struct forge_list_result *res, struct st_error *err);
+int gitlab_post_note(void *impl, const struct forge_note *note,
+		     enum forge_outcome *out, struct st_error *err);
+int gitlab_create_release(void *impl, const struct forge_release *rel,
+			  enum forge_outcome *out, struct st_error *err);
+int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
+			     enum forge_outcome *out, struct st_error *err);
+
+/* 1 when s is a full hex object id (40 or 64 hex digits). */
+int gitlab_sha_valid(const char *s);
+
+/* strdup that tolerates NULL (returns 0, *dst NULL). */
+int gitlab_dup(char **dst, const char *src);
+
+#endif
