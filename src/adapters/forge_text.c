@@ -18,17 +18,17 @@ static int append_text(struct strbuf *out, const char *text, bool full)
 	for (const char *p = text; *p && !rc; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c == '/' && line_start) {
+		if (full && ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f))
+			c = ' ';
+		if (c == '/' && line_start)
 			rc = strbuf_add(out, "\\/", 2);
-		} else if (c == '<' && full) {
+		else if (c == '<' && full)
 			rc = strbuf_add(out, "&lt;", 4);
-		} else if (full && ((c < 0x20 && c != '\n' && c != '\t') ||
-				    c == 0x7f)) {
-			rc = strbuf_add(out, " ", 1);
-		} else {
-			rc = strbuf_add(out, p, 1);
-		}
-		if (c == '\n' || (c == '\r' && !full))
+		else
+			rc = strbuf_add(out, &c, 1);
+		/* Judge what was written: a control character turned into a
+		 * blank keeps a line start, as a real blank does. */
+		if (c == '\n' || c == '\r')
 			line_start = true;
 		else if (c != ' ' && c != '\t')
 			line_start = false;

@@ -4,7 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-int json_depth_ok(const char *text, size_t len, int max)
+/* Nesting of text: 0 past max, else 1 and *open = brackets left open at
+ * the end (+1 when it ends inside a string). */
+static int scan_depth(const char *text, size_t len, int max, int *open)
 {
 	int depth = 0;
 	bool in_str = false;
@@ -30,7 +32,15 @@ int json_depth_ok(const char *text, size_t len, int max)
 			depth--;
 		}
 	}
+	*open = depth + in_str;
 	return 1;
+}
+
+int json_depth_ok(const char *text, size_t len, int max)
+{
+	int open;
+
+	return scan_depth(text, len, max, &open);
 }
 
 static bool only_space(const char *p, const char *end)
@@ -46,11 +56,12 @@ int json_parse(const char *text, size_t len, const char *what, cJSON **out,
 {
 	const char *end = NULL;
 	cJSON *root;
+	int open = 0;
 
 	if (len == 0 || only_space(text, text + len))
 		return st_error_set(err, ST_EINVAL, "%s: empty body, JSON "
 				    "expected", what);
-	if (!json_depth_ok(text, len, JSON_MAX_DEPTH))
+	if (!scan_depth(text, len, JSON_MAX_DEPTH, &open))
 		return st_error_set(err, ST_EINVAL, "%s: JSON nested deeper "
 				    "than %d levels", what, JSON_MAX_DEPTH);
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -59,8 +70,7 @@ int json_parse(const char *text, size_t len, const char *what, cJSON **out,
 
 		return st_error_set(err, ST_EINVAL, "%s: body is not valid "
 				    "JSON (error at byte %zu of %zu%s)", what,
-				    at, len,
-				    at >= len ? ", truncated?" : "");
+				    at, len, open > 0 ? ", truncated" : "");
 	}
 	if (end && !only_space(end, text + len)) {
 		cJSON_Delete(root);
