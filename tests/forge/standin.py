@@ -11,6 +11,7 @@ import argparse
 import base64
 import datetime
 import fnmatch
+import http.client
 import json
 import os
 import re
@@ -24,9 +25,7 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -1154,13 +1153,23 @@ class Standin:
         status = None
         error = None
         try:
-            req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            with opener.open(req, timeout=timeout) as resp:
+            # http.client keeps header names as GitLab spells them.
+            u = urllib.parse.urlsplit(url)
+            if u.scheme != "http" or not u.hostname:
+                raise ValueError("only http:// URLs are supported: %s" % url)
+            conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+            try:
+                conn.putrequest("POST", (u.path or "/") + ("?" + u.query if u.query else ""),
+                                skip_accept_encoding=True)
+                for k, v in headers.items():
+                    conn.putheader(k, v)
+                conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body)
+                resp = conn.getresponse()
                 status = resp.status
                 resp.read(8192)
-        except urllib.error.HTTPError as e:
-            status = e.code
+            finally:
+                conn.close()
         except Exception as e:  # connection refused, timeout...
             error = "%s: %s" % (type(e).__name__, e)
         with self.lock:
