@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The release engine's run loop: set up (project, MRs, mirror), then plan
+ * and achieve; after a lost race, fetch and plan again (bounded).
+ */
+#include "release_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MIRROR_DIR "mirror.git"
+#define MR_CACHE "merge-requests.cache"
+
+/* Labelled points of a release at which crash trials kill the run. */
+void engine_failpoint(const struct engine *e, const char *name)
+{
+	if (e->o->failpoint && strcmp(e->o->failpoint, name) == 0)
+		abort();
+}
+
+void engine_warn(struct engine *e, const char *fmt, ...)
+{
+	char msg[ST_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report_add_warning(e->rep, msg);
+}
+
+int64_t engine_deadline(const struct engine *e)
+{
+	long ms = e->o->network_timeout_ms > 0 ? e->o->network_timeout_ms
+					       : 120000;
+
+	return gitrepo_deadline_in(ms);
+}
+
+static int mkdir_p(const char *path, struct st_error *err)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return st_error_set(err, ST_ECONFIG,
+				    "state directory path is empty or too long");
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return st_error_set(err, ST_EIO, "state directory %s: %s",
+					    buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return st_error_set(err, ST_EIO, "state directory %s: %s", buf,
+				    strerror(errno));
+	return ST_OK;
+}
+
+static int state_path(const struct engine *e, const char *name, char *buf,
+		      size_t size, struct st_error *err)
+{
+	int n = snprintf(buf, size, "%s/%s", e->o->state_dir, name);
+
+	if (n < 0 || (size_t)n >= size)
+		return st_error_set(err, ST_ECONFIG, "state directory path "
+				    "too long: %s", e->o->state_dir);
+	return ST_OK;
+}
+
+static int setup_settings(struct engine *e, struct st_error *err)
+{
+	const struct config_project *c = e->o->cfg;
+
+	e->default_branch = c->default_branch ? c->default_branch
+					      : e->project.default_branch;
+	if (!e->default_branch)
+		return st_error_set(err, ST_ECONFIG,
+				    "project %s has no default branch (empty "
+				    "repository?)", e->project.path);
+	e->spec.kind = c->build == BUILD_MAVEN ? VERSIONFILE_MAVEN
+		       : c->build == BUILD_VERSION_FILE ? VERSIONFILE_PLAIN
+							  : VERSIONFILE_SIMPLE;
+	e->spec.path = c->build == BUILD_VERSION_FILE ? c->version_file : NULL;
+	e->who.name = c->git_name;
+	e->who.email = c->git_email;
+	e->settings.labels = e->o->labels;
+	e->settings.default_branch = e->default_branch;
+	e->settings.release_prefix = c->release_prefix;
+	e->settings.snapshot_suffix = c->snapshot_suffix;
+	e->settings.prep_commits = c->build != BUILD_SIMPLE;
+	e->settings.base = c->base;
+	e->cred.username = e->o->token_user;
+	e->cred.token = e->o->token;
+	return ST_OK;
+}
+
+static int setup_project(struct engine *e, struct st_error *err)
+{
+	int rc = forge_project(e->forge, &e->project, err);
+
+	if (rc == 0)
+		rc = setup_settings(e, err);
+	if (rc)
+		return rc;
+	e->rep->project = strdup(e->project.path ? e->project.path : "?");
+	e->rep->default_branch = strdup(e->default_branch);
+	e->git_url = strdup(e->o->cfg->git_url ? e->o->cfg->git_url
+					       : e->project.http_url_to_repo);
+	if (!e->rep->project || !e->rep->default_branch || !e->git_url)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	return ST_OK;
+}
+
+static int list_mrs(struct engine *e, struct st_error *err)
+{
+	struct forge_list_result res;
+	char cache[4096];
+	int rc = state_path(e, MR_CACHE, cache, sizeof(cache), err);
+
+	if (rc)
+		return rc;
+	memset(&res, 0, sizeof(res));
+	rc = forge_merged_mrs(e->forge, cache, &e->mrs, &res, err);
+	if (res.warning)
+		engine_warn(e, "%s", res.warning_msg);
+	return rc;
+}
+
+static int setup_mirror(struct engine *e, struct st_error *err)
+{
+	struct gitrepo_mirror_report mr;
+	char path[4096];
+	int rc;
+
+	rc = state_path(e, MIRROR_DIR, path, sizeof(path), err);
+	if (rc)
+		return rc;
+	memset(&mr, 0, sizeof(mr));
+	rc = gitrepo_open_mirror(path, e->git_url, &e->cred, engine_deadline(e),
+				 &e->repo, &mr, err);
+	if (mr.recloned)
+		engine_warn(e, "mirror %s was replaced: %s", path, mr.warning);
+	return rc;
+}
+
+/* Release versions and their commits, from the mirror's tags. */
+static int load_known(struct engine *e, struct st_error *err)
+{
+	free(e->known);
+	e->known = calloc(e->tags.nreleases + 1, sizeof(*e->known));
+	e->n_known = 0;
+	if (!e->known)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	for (size_t i = 0; i < e->tags.nreleases; i++) {
+		e->known[i].v = e->tags.releases[i]->ver;
+		e->known[i].commit = e->tags.releases[i]->commit;
+	}
+	e->n_known = e->tags.nreleases;
+	return ST_OK;
+}
+
+static void attempt_reset(struct engine *e)
+{
+	gitrepo_tags_release(&e->tags);
+	gitrepo_branches_release(&e->branches);
+	engine_heads_reset(e);
+	report_clear_attempt(e->rep);
+}
+
+static int attempt_load(struct engine *e, struct st_error *err)
+{
+	int rc;
+
+	attempt_reset(e);
+	rc = gitrepo_tags_list(e->repo, e->o->cfg->tag_prefix, &e->tags, err);
+	if (rc == 0)
+		rc = gitrepo_branches_list(e->repo, e->o->cfg->release_prefix,
+					   &e->branches, err);
+	if (rc == 0)
+		rc = load_known(e, err);
+	return rc;
+}
+
+/* The commit of the release the policy says is the branch's latest. */
+static const struct gitrepo_oid *family_since(const struct engine *e,
+					      const struct policy_branch *b)
+{
+	if (!b->has_latest)
+		return NULL; /* the virtual base: every commit is new */
+	for (size_t i = 0; i < e->n_known; i++)
+		if (semver_ver_compare(&e->known[i].v, &b->latest) == 0)
+			return &e->known[i].commit;
+	return NULL;
+}
+
+struct new_mrs {
+	struct policy_mr *v;
+	size_t n;
+};
+
+static int add_mr_report(struct release_branch_report *br,
+			 const struct forge_mr *mr)
+{
+	struct release_mr_report *grown, *m;
+
+	grown = realloc(br->mrs, (br->n_mrs + 1) * sizeof(*grown));
+	if (!grown)
+		return ST_ENOMEM;
+	br->mrs = grown;
+	m = &br->mrs[br->n_mrs++];
+	memset(m, 0, sizeof(*m));
+	m->iid = mr->iid;
+	m->title = strdup(mr->title ? mr->title : "");
+	m->web_url = strdup(mr->web_url ? mr->web_url : "");
+	m->author = strdup(mr->author_username ? mr->author_username : "");
+	return m->title && m->web_url && m->author ? ST_OK : ST_ENOMEM;
+}
+
+/* SPEC §2: the merged MRs whose commit is reachable from head and not
+ * from since. A commit missing from the mirror is not reachable. */
+static int find_new_mrs(struct engine *e, const struct gitrepo_oid *head,
+			const struct gitrepo_oid *since,
+			struct release_branch_report *br, struct new_mrs *out,
+			struct st_error *err)
+{
+	struct gitrepo_commitset *set = NULL;
+	int rc = gitrepo_new_commits(e->repo, head, since, &set, err);
+
+	out->v = NULL;
+	out->n = 0;
+	if (rc)
+		return rc;
+	out->v = calloc(e->mrs.len + 1, sizeof(*out->v));
+	if (!out->v)
+		rc = st_error_set(err, ST_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < e->mrs.len; i++) {
+		const struct forge_mr *mr = &e->mrs.items[i];
+		struct gitrepo_oid id;
+
+		if (!mr->commit || gitrepo_oid_fromhex(mr->commit, &id) != 0 ||
+		    !gitrepo_commitset_has(set, &id))
+			continue;
+		out->v[out->n++] = (struct policy_mr){
+			.iid = (uint64_t)mr->iid,
+			.title = mr->title,
+			.web_url = mr->web_url,
+			.labels = (const char *const *)mr->labels,
+			.n_labels = mr->n_labels,
+		};
+		if (add_mr_report(br, mr) != 0)
+			rc = st_error_set(err, ST_ENOMEM, "out of memory");
+	}
+	gitrepo_commitset_free(set);
+	return rc;
+}
+
+static int branch_head(struct engine *e, const char *name,
+		       struct gitrepo_oid *out, struct st_error *err)
+{
+	int rc = gitrepo_branch_head(e->repo, name, out, err);
+
+	if (rc == ST_ENOTFOUND) {
+		st_error_clear(err);
+		return st_error_set(err, ST_ECONFIG,
+				    "branch %s does not exist in project %s",
+				    name, e->project.path);
+	}
+	return rc;
+}
+
+static void copy_goals(struct release_branch_report *br)
+{
+	const struct policy_plan *p = &br->plan;
+
+	br->goals = calloc(p->n_goals + 1, sizeof(*br->goals));
+	if (!br->goals)
+		return;
+	for (size_t i = 0; i < p->n_goals; i++) {
+		br->goals[i].goal = p->goals[i];
+		br->goals[i].state = GOAL_STATE_SKIPPED;
+	}
+	br->n_goals = p->n_goals;
+}
+
+static void set_mr_impacts(struct engine *e, struct release_branch_report *br)
+{
+	for (size_t i = 0; i < br->n_mrs; i++) {
+		const struct forge_mr *mr = forge_mr_list_find(&e->mrs,
+							      br->mrs[i].iid);
+
+		if (mr)
+			br->mrs[i].impact = labels_impact(
+				e->o->labels, (const char *const *)mr->labels,
+				mr->n_labels, NULL);
+	}
+}
+
+static void post_missing_notes(struct engine *e,
+			       struct release_branch_report *br)
+{
+	for (size_t i = 0; i < br->plan.n_problems; i++) {
+		const struct policy_problem *p = &br->plan.problems[i];
+		char marker[64], body[1024];
+		struct forge_note note;
+		enum forge_outcome out;
+		struct st_error err;
+
+		if (p->kind != PROBLEM_MISSING_IMPACT || p->iid == 0)
+			continue;
+		snprintf(marker, sizeof(marker),
+			 "semver-tagger:missing-impact:%llu",
+			 (unsigned long long)p->iid);
+		snprintf(body, sizeof(body),
+			 "semver-tagger cannot release `%s`: this merge "
+			 "request has no impact label.\n\nAdd one of "
+			 "~ImpactMajor, ~ImpactMinor or ~ImpactPatch (after "
+			 "the merge is fine), then re-run the release job; the "
+			 "daemon picks the label change up by itself.",
+			 br->branch);
+		note = (struct forge_note){ (int64_t)p->iid, marker, body };
+		st_error_clear(&err);
+		if (forge_post_note(e->forge, &note, &out, &err) != 0)
+			engine_warn(e, "note on MR !%llu not posted: %s",
+				    (unsigned long long)p->iid, err.msg);
+		else if (out == FORGE_CREATED)
+			br->note_posted = true;
+	}
+}
+
+static int plan_branch(struct engine *e, struct release_branch_report *br,
+		       const struct gitrepo_oid *head, struct st_error *err)
+{
+	struct semver_ver *rel = calloc(e->n_known + 1, sizeof(*rel));
+	struct policy_input in = { .branch = br->branch };
+	struct new_mrs mrs = { 0 };
+	int rc;
+
+	if (!rel)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	for (size_t i = 0; i < e->n_known; i++)
+		rel[i] = e->known[i].v;
+	rc = policy_classify(br->branch, rel, e->n_known, &e->settings,
+			     &br->plan.branch, err);
+	if (rc == 0 && br->plan.branch.role != BRANCH_OTHER)
+		rc = find_new_mrs(e, head, family_since(e, &br->plan.branch),
+				  br, &mrs, err);
+	if (rc == 0 && br->plan.branch.role != BRANCH_OTHER) {
+		in.releases = rel;
+		in.n_releases = e->n_known;
+		in.new_mrs = mrs.v;
+		in.n_new = mrs.n;
+		in.stable_release = e->o->stable_release;
+		rc = policy_evaluate(&in, &e->settings, &br->plan, err);
+	}
+	free(mrs.v);
+	free(rel);
+	return rc;
+}
+
+static int eval_branch(struct engine *e, const char *name,
+		       struct st_error *err)
+{
+	struct release_branch_report *br;
+	struct gitrepo_oid head;
+	int rc = report_add_branch(e->rep, name, &br);
+
+	if (rc)
+		return st_error_set(err, rc, "out of memory");
+	rc = branch_head(e, name, &head, err);
+	if (rc == 0)
+		rc = plan_branch(e, br, &head, err);
+	set_mr_impacts(e, br);
+	copy_goals(br);
+	engine_failpoint(e, "after-plan");
+	if (rc == ST_EREFUSED && e->o->cfg->notes && !e->o->dry_run)
+		post_missing_notes(e, br);
+	if (rc == 0 && br->plan.release)
+		rc = engine_tag_goal(e, br, &head, err);
+	br->status = rc;
+	if (rc)
+		snprintf(br->error, sizeof(br->error), "%s", err->msg);
+	return rc;
+}
+
+/* The default branch first, then the release branches, or just one. */
+static int reconcile(struct engine *e, struct st_error *err)
+{
+	int rc, worst = 0;
+
+	rc = attempt_load(e, err);
+	if (rc)
+		return rc;
+	if (e->o->branch) {
+		worst = eval_branch(e, e->o->branch, err);
+	} else {
+		worst = eval_branch(e, e->default_branch, err);
+		for (size_t i = 0; worst != ST_ERACE && i < e->branches.nrelease;
+		     i++) {
+			struct st_error berr;
+
+			st_error_clear(&berr);
+			rc = eval_branch(e, e->branches.release[i].name, &berr);
+			if (rc && !err->code)
+				*err = berr;
+			worst = rc == ST_ERACE ? rc : report_worse(worst, rc);
+		}
+	}
+	if (worst == ST_ERACE)
+		return worst;
+	rc = engine_family_goals(e, err);
+	return rc == ST_ERACE ? rc : report_worse(worst, rc);
+}
+
+static void engine_release(struct engine *e)
+{
+	gitrepo_tags_release(&e->tags);
+	gitrepo_branches_release(&e->branches);
+	free(e->known);
+	free(e->heads);
+	gitrepo_free(e->repo);
+	forge_mr_list_release(&e->mrs);
+	forge_project_release(&e->project);
+	free(e->git_url);
+}
+
+static int run_attempts(struct engine *e, struct st_error *err)
+{
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		if (attempt > 0) {
+			rc = gitrepo_fetch(e->repo, e->git_url, &e->cred,
+					   engine_deadline(e), err);
+			if (rc)
+				return rc;
+		}
+		rc = reconcile(e, err);
+		if (rc != ST_ERACE || attempt >= e->o->max_replans)
+			return rc;
+		e->rep->replans++;
+		st_error_clear(err);
+	}
+}
+
+int release_run(const struct release_options *o, struct forge *forge,
+		struct release_report *report, struct st_error *err)
+{
+	struct engine e;
+	struct forge_counters fc;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.o = o;
+	e.forge = forge;
+	e.rep = report;
+	forge_project_init(&e.project);
+	forge_mr_list_init(&e.mrs);
+	rc = mkdir_p(o->state_dir, err);
+	if (rc == 0)
+		rc = setup_project(&e, err);
+	if (rc == 0)
+		rc = list_mrs(&e, err);
+	if (rc == 0)
+		rc = setup_mirror(&e, err);
+	if (rc == 0)
+		rc = run_attempts(&e, err);
+	forge_counters(forge, &fc);
+	report->api_requests = (unsigned)fc.requests;
+	report->status = rc;
+	if (rc)
+		snprintf(report->error, sizeof(report->error), "%s", err->msg);
+	engine_release(&e);
+	return rc;
+}
+
+/* Plan the MR's target branch with the MR as the only new one. */
+static int check_plan(struct engine *e, const struct release_check *mr,
+		      struct st_error *err)
+{
+	struct release_branch_report *br;
+	struct policy_mr pm = { (uint64_t)mr->iid, mr->title, NULL, mr->labels,
+				mr->n_labels };
+	struct policy_input in = { .branch = mr->target_branch };
+	struct semver_ver *rel;
+	int rc = report_add_branch(e->rep, mr->target_branch, &br);
+
+	if (rc)
+		return st_error_set(err, rc, "out of memory");
+	rel = calloc(e->n_known + 1, sizeof(*rel));
+	if (!rel)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	for (size_t i = 0; i < e->n_known; i++)
+		rel[i] = e->known[i].v;
+	in.releases = rel;
+	in.n_releases = e->n_known;
+	in.new_mrs = &pm;
+	in.n_new = 1;
+	in.stable_release = e->o->stable_release;
+	rc = policy_evaluate(&in, &e->settings, &br->plan, err);
+	free(rel);
+	copy_goals(br);
+	for (size_t i = 0; i < br->n_goals; i++)
+		br->goals[i].state = GOAL_STATE_PLANNED;
+	br->status = rc;
+	if (rc)
+		snprintf(br->error, sizeof(br->error), "%s", err->msg);
+	return rc;
+}
+
+int release_check_mr(const struct release_options *o, struct forge *forge,
+		     const struct release_check *mr,
+		     struct release_report *report, struct st_error *err)
+{
+	struct engine e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.o = o;
+	e.forge = forge;
+	e.rep = report;
+	forge_project_init(&e.project);
+	forge_mr_list_init(&e.mrs);
+	rc = mkdir_p(o->state_dir, err);
+	if (rc == 0)
+		rc = setup_project(&e, err);
+	if (rc == 0)
+		rc = setup_mirror(&e, err);
+	if (rc == 0)
+		rc = attempt_load(&e, err);
+	if (rc == 0)
+		rc = check_plan(&e, mr, err);
+	report->status = rc;
+	if (rc)
+		snprintf(report->error, sizeof(report->error), "%s", err->msg);
+	engine_release(&e);
+	return rc;
+}

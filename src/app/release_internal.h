@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the release engine (release*.c). */
+#ifndef SEMVER_TAGGER_RELEASE_INTERNAL_H
+#define SEMVER_TAGGER_RELEASE_INTERNAL_H
+
+#include "semver-tagger/gitrepo.h"
+#include "semver-tagger/release.h"
+#include "semver-tagger/versionfile.h"
+
+#define ENGINE_HEADS_MAX 4096
+
+/* A release known to this run: from a tag, or tagged by this run. */
+struct known_release {
+	struct semver_ver v;
+	struct gitrepo_oid commit;
+	bool fresh;                /* tagged (or planned) by this run */
+};
+
+/* A branch as the remote had it when planned, and what we will push. */
+struct engine_head {
+	char name[POLICY_NAME_MAX];
+	bool exists;               /* on the remote when planned */
+	struct gitrepo_oid old;    /* its head then (zero if !exists) */
+	struct gitrepo_oid head;   /* planned head (== old: untouched) */
+	bool failed;               /* a goal on it failed: later ones skip */
+	int push_rc;               /* outcome of publishing head */
+	char detail[GITREPO_PUSH_MSG_MAX];
+};
+
+struct engine {
+	const struct release_options *o;
+	struct forge *forge;
+	struct release_report *rep;
+	struct forge_project project;
+	char *git_url;
+	const char *default_branch;
+	struct gitrepo *repo;
+	struct gitrepo_credentials cred;
+	struct forge_mr_list mrs;
+	struct versionfile_spec spec;
+	struct gitrepo_identity who;
+	struct policy_settings settings;
+	/* per attempt */
+	struct gitrepo_tags tags;
+	struct gitrepo_branches branches;
+	struct known_release *known;
+	size_t n_known;
+	struct engine_head *heads;
+	size_t n_heads;
+};
+
+/* release.c */
+void engine_warn(struct engine *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int64_t engine_deadline(const struct engine *e);
+void engine_failpoint(const struct engine *e, const char *name);
+
+/* release_goals.c */
+int engine_tag_goal(struct engine *e, struct release_branch_report *br,
+		    const struct gitrepo_oid *head, struct st_error *err);
+int engine_family_goals(struct engine *e, struct st_error *err);
+void engine_heads_reset(struct engine *e);
+int engine_known_add(struct engine *e, const struct semver_ver *v,
+		     const struct gitrepo_oid *commit);
+
+/* release_report.c */
+int report_add_branch(struct release_report *r, const char *name,
+		      struct release_branch_report **out);
+int report_add_maintenance(struct release_report *r,
+			   const struct release_goal_report *g);
+int report_add_warning(struct release_report *r, const char *msg);
+void report_clear_attempt(struct release_report *r);
+/* The branch report's goal matching g (kind, branch, release), or NULL. */
+struct release_goal_report *report_find_goal(struct release_report *r,
+					     const struct policy_goal *g);
+/* Worst status first: config, auth, refused/conflict, io, temp/race. */
+int report_worse(int a, int b);
+
+#endif
