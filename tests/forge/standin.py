@@ -1339,6 +1339,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def json_body(self):
+        """The request's parameters: JSON or form body, plus query parameters
+        the body does not set (Grape merges both)."""
+        v = self._json_body()
+        for k, vals in self.query.items():
+            if k not in v and not k.endswith("[]") and k not in ("private_token", "job_token"):
+                v[k] = vals[-1]
+        return v
+
+    def _json_body(self):
         raw = self.read_body()
         if not raw:
             return {}
@@ -1873,9 +1882,6 @@ class Handler(BaseHTTPRequestHandler):
         s = self.standin
         proj, tok = self.project_for(seg, "rest_status_create", write=True)
         body = self.json_body()
-        for k in ("state", "ref", "name", "context", "target_url", "description", "coverage", "pipeline_id"):
-            if k not in body and self.q(k) is not None:
-                body[k] = self.q(k)
         state = body.get("state")
         if state is None:
             raise api_error(400, error="state is missing")
@@ -2027,7 +2033,7 @@ class Handler(BaseHTTPRequestHandler):
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")] if path.strip("/") else []
         raw_parts = path.strip("/").split("/") if path.strip("/") else []
         try:
-            body = self.json_body() if m in ("POST", "PUT", "PATCH", "DELETE") else {}
+            body = self._json_body() if m in ("POST", "PUT", "PATCH", "DELETE") else {}
         except ApiError:
             raise ctl_error(400, "body must be a JSON object")
 

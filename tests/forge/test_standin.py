@@ -477,8 +477,18 @@ class TestMergeRequestsAndPagination(StandinCase):
             f.write("2\n")
         self.git("add", "b", cwd=d)
         self.git("commit", "-q", "-m", "b", cwd=d)
-        self.git("push", "-q", "origin", "feat", cwd=d)
+        # A tiny post buffer makes git send the pack with chunked encoding.
+        big = os.urandom(200000).hex()
+        with open(os.path.join(d, "big"), "w") as f:
+            f.write(big)
+        self.git("add", "big", cwd=d)
+        self.git("commit", "-q", "-m", "big", cwd=d)
+        self.git("-c", "http.postBuffer=1024", "push", "-q", "origin", "feat", cwd=d)
         new = self.git("rev-parse", "HEAD", cwd=d).stdout.strip()
+        d2 = self.clone(p)
+        self.git("checkout", "-q", "feat", cwd=d2)
+        with open(os.path.join(d2, "big")) as f:
+            self.assertEqual(f.read(), big)
         st, _, js, _ = self.c.api("GET", "/projects/%d/merge_requests/%d" % (p["id"], mr["iid"]))
         self.assertEqual(js["sha"], new)
 
@@ -943,6 +953,29 @@ class TestFaults(StandinCase):
         self.assertEqual(self.head(p), self.git("rev-parse", "HEAD", cwd=d).stdout.strip())
         counters = self.c.ctl("GET", "/counters")[1]
         self.assertEqual(counters["POST /:project.git/git-receive-pack"], 3)
+
+
+class TestShellHelper(unittest.TestCase):
+    def test_start_ctl_stop(self):
+        script = """
+set -eu
+STANDIN_DIR=%s
+. "$STANDIN_DIR/standin.sh"
+standin_start
+case "$STANDIN_URL" in http://127.0.0.1:*) ;; *) exit 3 ;; esac
+standin_ctl POST /__control__/tokens '{"token":"t"}' >/dev/null
+standin_ctl POST /__control__/projects '{"path_with_namespace":"a/b"}' >/dev/null
+if standin_ctl GET /__control__/projects/99 >/dev/null; then exit 4; fi
+out=$(curl -s -H 'PRIVATE-TOKEN: t' "$STANDIN_URL/api/v4/projects/a%%2Fb" 2>/dev/null || \
+      standin_ctl GET /__control__/projects/a%%2Fb)
+echo "$out" | grep -q '"path_with_namespace":"a/b"'
+pid=$STANDIN_PID
+standin_stop
+if kill -0 "$pid" 2>/dev/null; then exit 5; fi
+echo done
+""" % HERE
+        p = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "done"), p.stderr)
 
 
 class Receiver:
