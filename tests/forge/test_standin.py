@@ -372,7 +372,6 @@ class TestMergeRequestsAndPagination(StandinCase):
 
     def test_pagination_without_totals_above_10000(self):
         p = self.project()
-        t0 = time.monotonic()
         for _ in range(3):
             self.c.ctl("POST", "/projects/%d/merge_requests/bulk" % p["id"],
                        {"merge_requests": [{}] * 3400}, expect=201)
@@ -392,7 +391,6 @@ class TestMergeRequestsAndPagination(StandinCase):
         # 5 open ones: totals are back.
         st, hd, js, _ = self.c.api("GET", "/projects/%d/merge_requests?state=opened" % p["id"])
         self.assertEqual((hd["X-Total"], len(js)), ("5", 5))
-        self.assertLess(time.monotonic() - t0, 30)
 
     def test_filters_and_validation(self):
         p = self.project()
