@@ -825,7 +825,6 @@ class Standin:
             "discussion_locked": None,
             "should_remove_source_branch": None,
             "force_remove_source_branch": False,
-            "prepared_at": fmt_ms(mr.prepared_at),
             "reference": "!%d" % mr.iid,
             "references": {"short": "!%d" % mr.iid, "relative": "!%d" % mr.iid,
                            "full": "%s!%d" % (p.path_with_namespace, mr.iid)},
