@@ -143,7 +143,12 @@ struct forge_counters {
 	uint64_t bytes_received;
 };
 
-/* The table an implementation fills. impl is its private state. */
+/*
+ * The table an implementation fills. impl is its private state. Lists are
+ * caller-initialised (forge_mr_list_init); on success their old contents
+ * are released and replaced, on failure they are left as they were.
+ * A forge is not thread-safe: use one per thread (or per project).
+ */
 struct forge_ops {
 	const char *name; /* "gitlab" */
 	int (*project)(void *impl, struct forge_project *out,

@@ -89,7 +89,8 @@ int gitlab_cache_load(const char *path, const char *api_url,
 		      struct st_error *err);
 
 /* Write atomically: temporary file, fsync, rename, fsync of the
- * directory. ST_EIO when any step fails (the old file then stays). */
+ * directory. ST_EIO when a step fails: the old file stays unless only the
+ * final directory fsync failed (then the new one may be in place). */
 int gitlab_cache_save(const char *path, const struct gitlab_cache *c,
 		      struct st_error *err);
 

@@ -112,9 +112,11 @@ static void load_cache(struct gitlab *g, const char *path,
 	if (rc == ST_ENOTFOUND) {
 		res->cache = FORGE_CACHE_NONE;
 	} else if (rc) {
-		/* Keep the bad file for a post-mortem, but only one. */
+		/* Keep a damaged file for a post-mortem (only the last one);
+		 * an unreadable one (EIO, no memory) stays where it is. */
 		snprintf(aside, sizeof(aside), "%s.corrupt", path);
-		rename(path, aside);
+		if (rc == ST_EINVAL || rc == ST_ETOOBIG)
+			rename(path, aside);
 		res->cache = FORGE_CACHE_CORRUPT;
 		add_warning(res, "MR cache unusable, listing every merged MR "
 			    "again (%s)", e.msg);
