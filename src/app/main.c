@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * semver-tagger: entry point. Parses the command line, sets up logging, and
- * hands over to a mode. Only this file may decide the process exit status.
+ * hands over to a mode. Only this file (and the modes it calls, through
+ * their return value) decides the process exit status.
  */
 #include "config.h"
+#include "once.h"
+#include "semver-tagger/config.h"
 #include "semver-tagger/log.h"
 
 #include <getopt.h>
@@ -11,80 +14,164 @@
 #include <stdio.h>
 #include <string.h>
 
+extern char **environ;
+
 enum {
 	EXIT_USAGE = 64, /* sysexits.h EX_USAGE */
+	EXIT_CONFIG = 78,
 };
 
 enum {
 	OPT_VERSION = 0x100,
+	OPT_ONCE,
+	OPT_DRY_RUN,
+	OPT_JSON,
+	OPT_BRANCH,
+	OPT_STATE_DIR,
+	OPT_TOKEN_FILE,
+	OPT_STABLE,
+	OPT_CHECK_CONFIG,
 };
 
 static void usage(FILE *out)
 {
-	fputs("Usage: semver-tagger [OPTION]...\n"
+	fputs("Usage: semver-tagger --once [OPTION]...\n"
+	      "       semver-tagger --check-config -c FILE\n"
 	      "Release GitLab projects continuously: tag the next SemVer version\n"
 	      "from the impact labels of the merge requests merged since the\n"
 	      "latest release, and keep the release/N and release/N.M branches.\n"
 	      "\n"
-	      "  -h, --help       show this help and exit\n"
-	      "      --version    show the version and exit\n"
-	      "  -v, --verbose    more log output (repeat for debug)\n"
-	      "  -q, --quiet      errors only\n"
+	      "      --once            one reconciliation (a pipeline job), then exit\n"
+	      "      --branch NAME     evaluate NAME only (default: $CI_COMMIT_BRANCH,\n"
+	      "                        else the default branch and every release branch)\n"
+	      "      --dry-run         plan only: no push, no note, no release object\n"
+	      "      --json            print one JSON object with the plan and results\n"
+	      "      --stable-release  release 1.0.0 from 0.x (like STABLE_RELEASE=true)\n"
+	      "  -c, --config FILE     configuration file\n"
+	      "      --state-dir DIR   mirror and caches (default: $SEMVER_TAGGER_STATE_DIR,\n"
+	      "                        else ~/.cache/semver-tagger)\n"
+	      "      --token-file FILE API token (default: $SEMVER_TAGGER_TOKEN)\n"
+	      "      --check-config    validate the configuration file and exit\n"
+	      "  -v, --verbose         more log output (repeat for debug)\n"
+	      "  -q, --quiet           errors only\n"
+	      "  -h, --help            show this help and exit\n"
+	      "      --version         show the version and exit\n"
 	      "\n"
-	      "Exit status: 0 released or nothing to do; 64 usage error.\n"
+	      "Exit status: 0 released or nothing to do; 65 a person must fix\n"
+	      "something (labels, branch, tag conflict); 75 temporary failure, re-run;\n"
+	      "77 authentication or permission; 78 configuration; 64 usage.\n"
 	      "See semver-tagger(8).\n",
 	      out);
 }
 
-int main(int argc, char **argv)
+struct args {
+	struct once_args once;
+	bool mode_once;
+	bool check_config;
+	int verbosity;
+};
+
+/* "semver-tagger: <what> '<arg>'" (or just <what>), then the usage. */
+static int usage_error(const char *what, const char *arg)
+{
+	if (arg)
+		fprintf(stderr, "semver-tagger: %s '%s'\n", what, arg);
+	else
+		fprintf(stderr, "semver-tagger: %s\n", what);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* 0 to go on, -1 to exit 0 (help, version), else an exit status. */
+static int parse_option(int c, struct args *a, char **argv)
+{
+	switch (c) {
+	case 'h': usage(stdout); return -1;
+	case OPT_VERSION:
+		printf("semver-tagger %s\n", SEMVER_TAGGER_VERSION);
+		return -1;
+	case 'v': a->verbosity++; break;
+	case 'q': a->verbosity = -1; break;
+	case 'c': a->once.config_path = optarg; break;
+	case OPT_ONCE: a->mode_once = true; break;
+	case OPT_DRY_RUN: a->once.dry_run = true; break;
+	case OPT_JSON: a->once.json = true; break;
+	case OPT_BRANCH: a->once.branch = optarg; break;
+	case OPT_STATE_DIR: a->once.state_dir = optarg; break;
+	case OPT_TOKEN_FILE: a->once.token_file = optarg; break;
+	case OPT_STABLE: a->once.stable_release = true; break;
+	case OPT_CHECK_CONFIG: a->check_config = true; break;
+	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
+	default: return usage_error("unknown option", argv[optind - 1]);
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "branch", required_argument, NULL, OPT_BRANCH },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "stable-release", no_argument, NULL, OPT_STABLE },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ NULL, 0, NULL, 0 },
 	};
-	int verbosity = 0;
-	int c;
+	int c, rc;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hvq", options, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("semver-tagger %s\n", SEMVER_TAGGER_VERSION);
-			return 0;
-		case 'v':
-			verbosity++;
-			break;
-		case 'q':
-			verbosity = -1;
-			break;
-		case ':':
-			fprintf(stderr, "semver-tagger: option '%s' needs a value\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
-		default:
-			fprintf(stderr, "semver-tagger: unknown option '%s'\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "semver-tagger: unexpected argument '%s'\n",
-			argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	log_setup(verbosity < 0	  ? LOG_LEVEL_ERROR
-		  : verbosity == 0 ? LOG_LEVEL_INFO
-				   : LOG_LEVEL_DEBUG,
+	while ((c = getopt_long(argc, argv, ":hvqc:", options, NULL)) != -1)
+		if ((rc = parse_option(c, a, argv)) != 0)
+			return rc;
+	if (optind < argc)
+		return usage_error("unexpected argument", argv[optind]);
+	return 0;
+}
+
+static int check_config(const char *path)
+{
+	struct config c;
+	struct st_error err;
+	int rc;
+
+	if (!path)
+		return usage_error("--check-config needs -c FILE", NULL);
+	config_init(&c);
+	st_error_clear(&err);
+	rc = config_load_file(path, &c, &err);
+	if (rc)
+		log_error("%s", err.msg);
+	else
+		printf("%s: ok, %zu project%s\n", path, c.n_projects,
+		       c.n_projects == 1 ? "" : "s");
+	config_release(&c);
+	return rc ? EXIT_CONFIG : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	log_setup(a.verbosity < 0    ? LOG_LEVEL_ERROR
+		  : a.verbosity == 0 ? LOG_LEVEL_INFO
+				     : LOG_LEVEL_DEBUG,
 		  NULL);
-	log_error("no mode yet: the release engine comes with a later issue");
-	return EXIT_USAGE;
+	if (a.check_config)
+		return check_config(a.once.config_path);
+	if (a.mode_once)
+		return once_main(&a.once, environ);
+	return usage_error("the daemon mode is not built yet: use --once", NULL);
 }

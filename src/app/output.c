@@ -55,10 +55,49 @@ static void goal_line(const struct release_goal_report *g, bool dry_run,
 			dry_run && g->state == GOAL_STATE_PLANNED ? "would be "
 								  : "", what);
 	}
-	if (g->state == GOAL_STATE_FAILED && g->detail[0])
-		log_error("%s: %s", g->goal.branch[0] ? g->goal.branch
-						       : g->goal.version,
-			  g->detail);
+}
+
+static void branch_log(const struct release_branch_report *b)
+{
+	const struct policy_plan *p = &b->plan;
+
+	for (size_t i = 0; i < p->n_problems; i++) {
+		if (p->problems[i].is_error)
+			log_error("%s", p->problems[i].message);
+		else
+			log_warning("%s", p->problems[i].message);
+	}
+	if (b->status && b->error[0] && p->n_errors == 0)
+		log_error("%s: %s", b->branch, b->error);
+	for (size_t i = 0; i < b->n_goals; i++)
+		if (b->goals[i].state == GOAL_STATE_FAILED &&
+		    b->goals[i].detail[0] &&
+		    strcmp(b->goals[i].detail, b->error) != 0)
+			log_error("%s: %s", b->goals[i].goal.kind == GOAL_TAG
+				  ? b->goals[i].goal.version
+				  : b->goals[i].goal.branch,
+				  b->goals[i].detail);
+}
+
+/* Errors and warnings go to the log (stderr), whatever the output. */
+void output_log(const struct release_report *r)
+{
+	bool shown = false;
+
+	for (size_t i = 0; i < r->n_warnings; i++)
+		log_warning("%s", r->warnings[i]);
+	for (size_t i = 0; i < r->n_branches; i++) {
+		branch_log(&r->branches[i]);
+		if (r->branches[i].plan.n_errors ||
+		    strcmp(r->branches[i].error, r->error) == 0)
+			shown = true;
+	}
+	for (size_t i = 0; i < r->n_maintenance; i++)
+		if (r->maintenance[i].state == GOAL_STATE_FAILED)
+			log_error("%s: %s", r->maintenance[i].goal.branch,
+				  r->maintenance[i].detail);
+	if (r->status && r->error[0] && !shown)
+		log_error("%s", r->error);
 }
 
 static void branch_human(const struct release_branch_report *b, bool dry_run,
@@ -69,14 +108,6 @@ static void branch_human(const struct release_branch_report *b, bool dry_run,
 
 	version_str(&p->branch.latest, latest, sizeof(latest));
 	version_str(&p->next, next, sizeof(next));
-	for (size_t i = 0; i < p->n_problems; i++) {
-		if (p->problems[i].is_error)
-			log_error("%s", p->problems[i].message);
-		else
-			log_warning("%s", p->problems[i].message);
-	}
-	if (b->status && b->error[0] && p->n_errors == 0)
-		log_error("%s: %s", b->branch, b->error);
 	if (p->branch.role == BRANCH_OTHER)
 		fprintf(out, "%s: not a release branch, nothing to do\n",
 			b->branch);
@@ -95,22 +126,11 @@ static void branch_human(const struct release_branch_report *b, bool dry_run,
 
 void output_human(const struct release_report *r, bool dry_run, FILE *out)
 {
-	for (size_t i = 0; i < r->n_warnings; i++)
-		log_warning("%s", r->warnings[i]);
+	output_log(r);
 	for (size_t i = 0; i < r->n_branches; i++)
 		branch_human(&r->branches[i], dry_run, out);
 	for (size_t i = 0; i < r->n_maintenance; i++)
 		goal_line(&r->maintenance[i], dry_run, out);
-	if (r->status && r->error[0]) {
-		bool shown = false;
-
-		for (size_t i = 0; i < r->n_branches; i++)
-			if (r->branches[i].plan.n_errors ||
-			    strcmp(r->branches[i].error, r->error) == 0)
-				shown = true;
-		if (!shown)
-			log_error("%s", r->error);
-	}
 	fflush(out);
 }
 
@@ -229,6 +249,7 @@ int output_json(const struct release_report *r, bool dry_run, FILE *out)
 	cJSON *o = cJSON_CreateObject(), *a, *m, *w;
 	char *text;
 
+	output_log(r);
 	if (!o)
 		return ST_ENOMEM;
 	cJSON_AddStringToObject(o, "project", r->project ? r->project : "");

@@ -11,6 +11,9 @@
 /* sysexits-style status for a release status (0, ST_E*). */
 int output_exit_code(int status);
 
+/* Log the report's errors and warnings (stderr). */
+void output_log(const struct release_report *r);
+
 /* Log the report's errors and warnings and print the goal lines. */
 void output_human(const struct release_report *r, bool dry_run, FILE *out);
 

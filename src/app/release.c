@@ -181,6 +181,7 @@ static int attempt_load(struct engine *e, struct st_error *err)
 	int rc;
 
 	attempt_reset(e);
+	e->n_blocked = 0;
 	rc = gitrepo_tags_list(e->repo, e->o->cfg->tag_prefix, &e->tags, err);
 	if (rc == 0)
 		rc = gitrepo_branches_list(e->repo, e->o->cfg->release_prefix,
@@ -385,6 +386,9 @@ static int eval_branch(struct engine *e, const char *name,
 		post_missing_notes(e, br);
 	if (rc == 0 && br->plan.release)
 		rc = engine_tag_goal(e, br, &head, err);
+	if (rc && rc != ST_ERACE && br->plan.branch.has_latest &&
+	    e->n_blocked < sizeof(e->blocked) / sizeof(e->blocked[0]))
+		e->blocked[e->n_blocked++] = br->plan.branch.latest;
 	br->status = rc;
 	if (rc)
 		snprintf(br->error, sizeof(br->error), "%s", err->msg);

@@ -300,6 +300,9 @@ static bool family_checked(const struct engine *e, const struct known_release *k
 	char home[POLICY_NAME_MAX];
 	bool latest_of_major = true;
 
+	for (size_t i = 0; i < e->n_blocked; i++)
+		if (semver_ver_compare(&e->blocked[i], &k->v) == 0)
+			return false;
 	if (k->fresh || semver_ver_compare(&k->v, overall) == 0)
 		return true;
 	for (size_t i = 0; i < e->n_known; i++)

@@ -47,6 +47,10 @@ struct engine {
 	size_t n_known;
 	struct engine_head *heads;
 	size_t n_heads;
+	/* Families whose branch was refused: their goals wait (SPEC §3:
+	 * nothing is changed for a refused branch). */
+	struct semver_ver blocked[64];
+	size_t n_blocked;
 };
 
 /* release.c */

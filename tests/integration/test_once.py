@@ -318,9 +318,10 @@ class Safety(OnceTest):
     def test_existing_tag_elsewhere_is_a_conflict(self):
         p = Project(self.standin)
         p.tag("1.0.0", "main")
-        first = p.heads()["main"]
         p.mr("Feature", ["ImpactMinor"])
-        p.tag("1.1.0", first)  # someone tagged the wrong commit by hand
+        # A tag named like the next release that is not a release (it
+        # names a tree): the tool must not touch it, nor tag around it.
+        p.git("tag", "1.1.0", "main^{tree}")
         before = p.refs()
         r = self.run_once(p)
         self.assertEqual(r.code, EX_DATAERR, r.err)
