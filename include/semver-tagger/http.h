@@ -59,6 +59,10 @@ void http_client_free(struct http_client *c);
 int http_client_set_secret_header(struct http_client *c, const char *name,
 				  const char *value, struct st_error *err);
 
+/* Replace every copy of the secret header's value in text by "***" (for
+ * server messages that might echo what we sent). */
+void http_client_redact(const struct http_client *c, char *text);
+
 struct http_counters {
 	uint64_t requests;  /* attempts sent */
 	uint64_t retries;   /* attempts that were repeats */

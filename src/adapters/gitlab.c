@@ -81,6 +81,12 @@ static int check_options(const struct gitlab_options *o, const char *url,
 		return st_error_set(err, ST_ECONFIG, "gitlab: no API URL "
 				    "(set it in the configuration, or run in "
 				    "GitLab CI where CI_API_V4_URL is set)");
+	if (strchr(url, '@'))
+		/* Not printed: the part before '@' may be a token. */
+		return st_error_set(err, ST_ECONFIG, "gitlab: the API URL "
+				    "must not carry credentials (user:token@); "
+				    "give the token through a file, "
+				    "$CREDENTIALS_DIRECTORY or the environment");
 	if (!http_url_safe(url))
 		return st_error_set(err, ST_ECONFIG, "gitlab: API URL %s: "
 				    "must be https (plain http only to this "

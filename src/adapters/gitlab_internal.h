@@ -42,8 +42,8 @@ int gitlab_check(const struct gitlab *g, enum gitlab_action a,
 		 struct st_error *err);
 
 /* The server's "message"/"error" text, sanitised and bounded. */
-void gitlab_server_message(const struct http_response *rs, char *out,
-			   size_t n);
+void gitlab_server_message(const struct gitlab *g,
+			   const struct http_response *rs, char *out, size_t n);
 
 /* Called once per page; set *stop to end the listing early. */
 typedef int (*gitlab_page_fn)(void *ctx, const cJSON *items,

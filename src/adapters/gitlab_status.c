@@ -60,8 +60,8 @@ static void sanitise(char *s)
 			*s = ' ';
 }
 
-void gitlab_server_message(const struct http_response *rs, char *out,
-			   size_t n)
+void gitlab_server_message(const struct gitlab *g,
+			   const struct http_response *rs, char *out, size_t n)
 {
 	cJSON *root = NULL;
 	const cJSON *m;
@@ -86,6 +86,8 @@ void gitlab_server_message(const struct http_response *rs, char *out,
 	cJSON_free(printed);
 	cJSON_Delete(root);
 	sanitise(out);
+	/* A proxy or a debug page may echo the request headers. */
+	http_client_redact(g->http, out);
 }
 
 static int auth_error(const struct gitlab *g, enum gitlab_action a,
@@ -139,7 +141,7 @@ int gitlab_check(const struct gitlab *g, enum gitlab_action a,
 
 	if (s >= 200 && s < 300)
 		return check_body_type(what, rs, err);
-	gitlab_server_message(rs, msg, sizeof(msg));
+	gitlab_server_message(g, rs, msg, sizeof(msg));
 	if (s == 401 || s == 403 ||
 	    (s == 404 && g->kind == GITLAB_TOKEN_JOB && job_cannot(a)))
 		return auth_error(g, a, what, rs, msg, err);

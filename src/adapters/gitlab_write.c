@@ -287,7 +287,7 @@ int gitlab_set_commit_status(void *impl, const struct forge_commit_status *s,
 	if (!rc && rs.status == 400) {
 		/* GitLab refuses to "transition" a status to the state it
 		 * already has: that is the goal reached. */
-		gitlab_server_message(&rs, msg, sizeof(msg));
+		gitlab_server_message(g, &rs, msg, sizeof(msg));
 		if (strstr(msg, "Cannot transition status"))
 			*out = FORGE_EXISTED;
 		else

@@ -23,6 +23,7 @@ struct http_client {
 	char *ca_file, *ca_path, *user_agent;
 	struct curl_slist *hdr_get;  /* secret + Accept */
 	struct curl_slist *hdr_body; /* the same + Content-Type */
+	const char *secret;          /* the value inside hdr_get, or NULL */
 	uint64_t rng;
 	struct http_counters counters;
 	char errbuf[CURL_ERROR_SIZE];
@@ -139,6 +140,13 @@ static int build_headers(struct http_client *c, const char *secret_line)
 	wipe_headers(c->hdr_body);
 	c->hdr_get = g;
 	c->hdr_body = b;
+	/* The secret line was appended last: its value follows ": ". */
+	c->secret = NULL;
+	if (secret_line) {
+		while (g->next)
+			g = g->next;
+		c->secret = strstr(g->data, ": ") + 2;
+	}
 	return ST_OK;
 fail:
 	wipe_headers(g);
@@ -218,6 +226,25 @@ int http_client_set_secret_header(struct http_client *c, const char *name,
 				    "http: %s value too long or no memory",
 				    name);
 	return ST_OK;
+}
+
+void http_client_redact(const struct http_client *c, char *text)
+{
+	size_t n = c->secret ? strlen(c->secret) : 0;
+	char *p = text;
+
+	if (n == 0)
+		return;
+	while ((p = strstr(p, c->secret))) {
+		if (n >= 3) {
+			memcpy(p, "***", 3);
+			memmove(p + 3, p + n, strlen(p + n) + 1);
+			p += 3;
+		} else {
+			memset(p, '*', n);
+			p += n;
+		}
+	}
 }
 
 void http_client_counters(const struct http_client *c,

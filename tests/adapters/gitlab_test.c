@@ -129,6 +129,12 @@ START_TEST(test_config_errors)
 	ck_assert_ptr_nonnull(strstr(err.msg, "must be https"));
 	tu_msg(err.msg);
 	tu_options(&o);
+	o.api_url = "https://bot:" TU_TOKEN "@gitlab.example.com/api/v4";
+	st_error_clear(&err);
+	ck_assert_int_eq(gitlab_forge_new(&o, &f, &err), ST_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err.msg, "must not carry credentials"));
+	tu_msg(err.msg);
+	tu_options(&o);
 	o.token = "";
 	st_error_clear(&err);
 	ck_assert_int_eq(gitlab_forge_new(&o, &f, &err), ST_ECONFIG);
@@ -575,6 +581,25 @@ START_TEST(test_401_fails_at_once_naming_the_token)
 }
 END_TEST
 
+START_TEST(test_server_echoing_the_token_is_redacted)
+{
+	struct forge *f = default_forge();
+	struct forge_project p;
+	struct st_error err;
+
+	/* A proxy that quotes our request headers back in its error. */
+	tu_fault("{\"endpoint\":\"GET /api/v4/projects/:id\",\"mode\":"
+		 "\"status\",\"status\":400,\"body\":\"{\\\"message\\\":"
+		 "\\\"bad header PRIVATE-TOKEN: " TU_TOKEN "\\\"}\"}");
+	forge_project_init(&p);
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_project(f, &p, &err), ST_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "PRIVATE-TOKEN: ***"));
+	tu_msg(err.msg);
+	forge_free(f);
+}
+END_TEST
+
 START_TEST(test_403_read_only_token)
 {
 	struct gitlab_options o;
@@ -848,6 +873,7 @@ int main(void)
 	tcase_add_test(tc, test_no_cache_path_lists_everything);
 	tcase_add_test(tc, test_fault_modes);
 	tcase_add_test(tc, test_401_fails_at_once_naming_the_token);
+	tcase_add_test(tc, test_server_echoing_the_token_is_redacted);
 	tcase_add_test(tc, test_403_read_only_token);
 	tcase_add_test(tc, test_job_token_limits);
 	tcase_add_test(tc, test_note_idempotent_and_inert);
