@@ -2,6 +2,7 @@
 workflow of the spec, each asserting on the refs and files of the served
 bare repository."""
 import json
+import re
 import os
 import subprocess
 import threading
@@ -350,6 +351,55 @@ class Safety(OnceTest):
         self.assertEqual(p.tags(), ["1.0.0", "1.1.0"])
         h = p.heads()
         self.assertEqual(h["release/1.1"], p.refs()["refs/tags/1.1.0"])
+
+
+class CrashResume(OnceTest):
+    """A run killed (SIGKILL) at each labelled point of a release, then
+    re-run, ends with the same refs as a run never interrupted."""
+
+    POINTS = ["after-plan", "after-tag-push", "after-release-object",
+              "after-branch-push"]
+    ENV = {"SEMVER_TAGGER_BUILD_SYSTEM": "version-file"}
+
+    def scenario(self, path, failpoint):
+        p = Project(self.standin, path=path,
+                    files={"VERSION": "1.0.0-SNAPSHOT\n"})
+        p.tag("1.0.0", "main")
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p, **self.ENV).code, 0)
+        p.mr("Feature", ["ImpactMinor"])
+        if failpoint:
+            r = self.run_once(p, SEMVER_TAGGER_FAILPOINT=failpoint,
+                              **self.ENV)
+            self.assertEqual(r.code, -9, r.err)
+        r = self.run_once(p, **self.ENV)
+        self.assertEqual(r.code, 0, r.err)
+        return p
+
+    def shape(self, p):
+        """Each ref as (tree, subject) along its history: commit ids
+        differ between projects (times), trees and messages do not."""
+        out = {}
+        for ref in sorted(p.refs()):
+            if ref.startswith("refs/heads/topic/"):
+                continue
+            log = p.git("log", "--first-parent", "--format=%T %s", "-n", "12",
+                        ref)
+            out[ref] = re.sub(r"\b[0-9a-f]{40}\b", "<sha>", log)
+        return out
+
+    maxDiff = None
+
+    def test_killed_at_each_point(self):
+        golden = self.shape(self.scenario("g/golden", None))
+        self.assertIn("refs/tags/1.1.0", golden)
+        for fp in self.POINTS:
+            with self.subTest(failpoint=fp):
+                p = self.scenario("g/" + fp, fp)
+                self.assertEqual(self.shape(p), golden)
+                before = p.refs()
+                self.assertEqual(self.run_once(p, **self.ENV).code, 0)
+                self.assertEqual(p.refs(), before)  # a third run: nothing
 
 
 class MergeRequestPipeline(OnceTest):
