@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reachability cross-checked against git itself on random DAGs: merges,
+ * criss-crosses (random merges of random earlier commits), orphan roots,
+ * and committer dates that go backwards (clock skew), which date-based
+ * walk limits get wrong. Every set is compared with `git rev-list head
+ * ^since` computed exactly (two unlimited walks), and sampled commits
+ * with `git merge-base --is-ancestor`.
+ */
+#include <check.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gitrepo_testutil.h"
+
+#define NDAGS 200
+#define MAXN 28
+
+static char root[4096], repo_path[4096];
+
+struct dag {
+	git_oid c[MAXN];
+	int n;
+};
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int pick(int n)
+{
+	return (int)(rnd() % (uint64_t)n);
+}
+
+static void make_commit(git_repository *repo, const git_oid *tree_id,
+			struct dag *d, int k, int dagno)
+{
+	const git_commit *parents[3];
+	git_commit *owned[3] = { NULL, NULL, NULL };
+	git_signature *sig;
+	git_tree *tree;
+	char msg[64];
+	int np = 0, kind = k == 0 ? 0 : pick(10);
+	int64_t when = 1600000000 + k * 60 - (pick(4) == 0 ? pick(86400) : 0);
+
+	/* 1 in 10 an orphan root, 3 in 10 a merge (sometimes octopus) */
+	if (kind >= 1)
+		parents[np++] = NULL;
+	if (kind >= 7 && k >= 2)
+		parents[np++] = NULL;
+	if (kind == 9 && k >= 3)
+		parents[np++] = NULL;
+	for (int p = 0; p < np; p++) {
+		int idx;
+		bool dup;
+
+		do {
+			/* mostly recent commits, sometimes far back */
+			idx = pick(3) ? k - 1 - pick(k < 3 ? k : 3) : pick(k);
+			dup = false;
+			for (int q = 0; q < p; q++)
+				dup = dup || git_oid_equal(git_commit_id(owned[q]),
+							   &d->c[idx]);
+		} while (dup);
+		ck_assert_int_eq(git_commit_lookup(&owned[p], repo, &d->c[idx]), 0);
+		parents[p] = owned[p];
+	}
+	snprintf(msg, sizeof(msg), "dag %d commit %d\n", dagno, k);
+	ck_assert_int_eq(git_signature_new(&sig, "T", "t@example.invalid", when, 0), 0);
+	ck_assert_int_eq(git_tree_lookup(&tree, repo, tree_id), 0);
+	ck_assert_int_eq(git_commit_create(&d->c[k], repo, NULL, sig, sig, NULL,
+					   msg, tree, (size_t)np, parents), 0);
+	git_tree_free(tree);
+	git_signature_free(sig);
+	for (int p = 0; p < np; p++)
+		git_commit_free(owned[p]);
+}
+
+static void make_dag(git_repository *repo, const git_oid *tree, struct dag *d,
+		     int dagno)
+{
+	d->n = 6 + pick(MAXN - 6);
+	for (int k = 0; k < d->n; k++)
+		make_commit(repo, tree, d, k, dagno);
+}
+
+static void setup(void)
+{
+	tu_env();
+	tu_tmpdir(root, sizeof(root));
+	snprintf(repo_path, sizeof(repo_path), "%s/dags.git", root);
+	ck_assert_int_eq(tu_sh("git init -q --bare '%s'", repo_path), 0);
+}
+
+static void teardown(void)
+{
+	tu_rmrf(root);
+}
+
+static void hex_of(const git_oid *g, char *out)
+{
+	git_oid_tostr(out, GITREPO_OID_HEXSZ + 1, g);
+}
+
+/* Parse `git rev-list` output into a set of ids (n of them). */
+static int parse_list(char *out, struct gitrepo_oid *ids, int max)
+{
+	int n = 0;
+
+	for (char *line = out; *line && n < max;) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		ck_assert_int_eq(gitrepo_oid_fromhex(line, &ids[n++]), 0);
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+	return n;
+}
+
+static bool in_list(const struct gitrepo_oid *ids, int n,
+		    const struct gitrepo_oid *id)
+{
+	for (int i = 0; i < n; i++)
+		if (gitrepo_oid_equal(&ids[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * Reference answer: (git rev-list head) minus (git rev-list since), two
+ * unlimited walks. Not `git rev-list head ^since`: git's own limited walk
+ * has the same date heuristic and lists old commits as new under skew.
+ */
+static void check_against_rev_list(struct gitrepo *r, const git_oid *head,
+				   const git_oid *since)
+{
+	static char out[NDAGS * MAXN * 42];
+	static struct gitrepo_oid hl[NDAGS * MAXN], sl[NDAGS * MAXN];
+	char h[GITREPO_OID_HEXSZ + 1], s[GITREPO_OID_HEXSZ + 1];
+	struct gitrepo_oid gh, gs;
+	struct gitrepo_commitset *set = NULL;
+	struct st_error err;
+	int nh, ns = 0, expect = 0;
+
+	hex_of(head, h);
+	memcpy(gh.id, head->id, 20);
+	ck_assert_int_eq(tu_sh_out(out, sizeof(out), "git -C '%s' rev-list %s",
+				   repo_path, h), 0);
+	nh = parse_list(out, hl, NDAGS * MAXN);
+	if (since) {
+		hex_of(since, s);
+		memcpy(gs.id, since->id, 20);
+		ck_assert_int_eq(tu_sh_out(out, sizeof(out),
+					   "git -C '%s' rev-list %s", repo_path, s), 0);
+		ns = parse_list(out, sl, NDAGS * MAXN);
+	}
+	st_error_clear(&err);
+	ck_assert_int_eq(gitrepo_new_commits(r, &gh, since ? &gs : NULL, &set,
+					     &err), 0);
+	for (int i = 0; i < nh; i++) {
+		bool want = !in_list(sl, ns, &hl[i]);
+
+		expect += want;
+		ck_assert_msg(gitrepo_commitset_has(set, &hl[i]) == want,
+			      "head %s since %s: commit %d wrong", h,
+			      since ? s : "-", i);
+	}
+	ck_assert_int_eq((int)gitrepo_commitset_count(set), expect);
+	gitrepo_commitset_free(set);
+}
+
+/* Sampled commits against git merge-base --is-ancestor (one shell). */
+static void check_against_merge_base(struct gitrepo *r, const struct dag *d,
+				     const git_oid *head, const git_oid *since)
+{
+	char cmd[8192], out[64], h[41], s[41], c[41];
+	struct gitrepo_oid gh, gs, gc;
+	struct gitrepo_commitset *set = NULL;
+	struct st_error err;
+	int idx[5];
+	size_t len;
+
+	hex_of(head, h);
+	hex_of(since, s);
+	memcpy(gh.id, head->id, 20);
+	memcpy(gs.id, since->id, 20);
+	st_error_clear(&err);
+	ck_assert_int_eq(gitrepo_new_commits(r, &gh, &gs, &set, &err), 0);
+	len = (size_t)snprintf(cmd, sizeof(cmd), "cd '%s'; for c in", repo_path);
+	for (int i = 0; i < 5; i++) {
+		idx[i] = pick(d->n);
+		hex_of(&d->c[idx[i]], c);
+		len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, " %s", c);
+	}
+	snprintf(cmd + len, sizeof(cmd) - len,
+		 "; do git merge-base --is-ancestor $c %s && "
+		 "! git merge-base --is-ancestor $c %s && printf 1 || printf 0; done",
+		 h, s);
+	ck_assert_int_eq(tu_sh_out(out, sizeof(out), "%s", cmd), 0);
+	for (int i = 0; i < 5; i++) {
+		memcpy(gc.id, d->c[idx[i]].id, 20);
+		ck_assert_msg(gitrepo_commitset_has(set, &gc) == (out[i] == '1'),
+			      "commit %d: git says %c", idx[i], out[i]);
+	}
+	gitrepo_commitset_free(set);
+}
+
+START_TEST(random_dags_match_git)
+{
+	git_repository *repo;
+	git_treebuilder *tb;
+	git_oid tree;
+	struct gitrepo *r;
+	static struct dag dags[NDAGS];
+
+	/* fixed seed (reproducible); GITREPO_TEST_SEED explores others */
+	rng_state = 0x9E3779B97F4A7C15ull ^
+		    (getenv("GITREPO_TEST_SEED")
+			     ? strtoull(getenv("GITREPO_TEST_SEED"), NULL, 10)
+			     : 0);
+	git_libgit2_init();
+	ck_assert_int_eq(git_repository_open(&repo, repo_path), 0);
+	ck_assert_int_eq(git_treebuilder_new(&tb, repo, NULL), 0);
+	ck_assert_int_eq(git_treebuilder_write(&tree, tb), 0);
+	git_treebuilder_free(tb);
+	for (int i = 0; i < NDAGS; i++)
+		make_dag(repo, &tree, &dags[i], i);
+	git_repository_free(repo);
+	r = tu_open(repo_path);
+	for (int i = 0; i < NDAGS; i++) {
+		const struct dag *d = &dags[i];
+		const git_oid *head = &d->c[d->n - 1 - pick(2)];
+		const git_oid *since = &d->c[pick(d->n)];
+
+		check_against_rev_list(r, head, NULL);
+		check_against_rev_list(r, head, since);
+		check_against_rev_list(r, &d->c[pick(d->n)], &d->c[pick(d->n)]);
+		check_against_merge_base(r, d, head, since);
+	}
+	gitrepo_free(r);
+	git_libgit2_shutdown();
+}
+END_TEST
+
+START_TEST(missing_and_unknown_commits)
+{
+	struct gitrepo *r;
+	struct gitrepo_commitset *set = NULL;
+	struct gitrepo_oid head, ghost;
+	struct st_error err;
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/small", root);
+	ck_assert_int_eq(tu_sh("set -e; git init -q '%s'; cd '%s';"
+			       "git commit -q --allow-empty -m a;"
+			       "git commit -q --allow-empty -m b", dir, dir), 0);
+	r = tu_open(dir);
+	head = tu_rev(dir, "HEAD");
+	ck_assert_int_eq(gitrepo_oid_fromhex("1111111111111111111111111111111111111111",
+					     &ghost), 0);
+	st_error_clear(&err);
+	/* an MR commit missing from the repository is simply not reachable */
+	ck_assert_int_eq(gitrepo_new_commits(r, &head, NULL, &set, &err), 0);
+	ck_assert_int_eq((int)gitrepo_commitset_count(set), 2);
+	ck_assert(!gitrepo_commitset_has(set, &ghost));
+	ck_assert(!gitrepo_commit_exists(r, &ghost));
+	gitrepo_commitset_free(set);
+	/* head == since: nothing new */
+	ck_assert_int_eq(gitrepo_new_commits(r, &head, &head, &set, &err), 0);
+	ck_assert_int_eq((int)gitrepo_commitset_count(set), 0);
+	gitrepo_commitset_free(set);
+	/* a head or release commit that is not there is an error */
+	ck_assert_int_eq(gitrepo_new_commits(r, &ghost, NULL, &set, &err),
+			 ST_ENOTFOUND);
+	st_error_clear(&err);
+	ck_assert_int_eq(gitrepo_new_commits(r, &head, &ghost, &set, &err),
+			 ST_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(err.msg, "1111111111"));
+	gitrepo_free(r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("gitrepo_reach");
+	TCase *tc = tcase_create("all");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, random_dags_match_git);
+	tcase_add_test(tc, missing_and_unknown_commits);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

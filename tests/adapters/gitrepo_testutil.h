@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Fixtures for the gitrepo/versionfile tests: temp dirs, the git CLI. */
+#ifndef GITREPO_TESTUTIL_H
+#define GITREPO_TESTUTIL_H
+
+#include <stddef.h>
+
+#include "semver-tagger/gitrepo.h"
+
+/* Fixed identity and dates for git CLI commits, no user/system config. */
+void tu_env(void);
+
+/* A fresh directory under $TMPDIR (or /tmp); path written into buf. */
+void tu_tmpdir(char *buf, size_t size);
+
+/* rm -rf path (fixture cleanup). */
+void tu_rmrf(const char *path);
+
+/* Run a shell command (printf format); its exit status. */
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run a shell command and keep its stdout (trailing newlines removed);
+ * the exit status. */
+int tu_sh_out(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* `git -C dir rev-parse rev` as an id (the test fails if it fails). */
+struct gitrepo_oid tu_rev(const char *dir, const char *rev);
+
+/* Write a file (creating directories). */
+void tu_write(const char *dir, const char *path, const char *content);
+
+/* Open dir with gitrepo_open (the test fails if it fails). */
+struct gitrepo *tu_open(const char *dir);
+
+#endif
