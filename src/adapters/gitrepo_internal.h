@@ -98,7 +98,7 @@ char *gitrepo__get_str(struct gitrepo_wire *w, bool *was_null);
 /* Per-connection state behind libgit2's callbacks. */
 struct gitrepo_net {
 	const char *url;
-	char host[256];       /* host[:port] of url, lower case; "" for local */
+	char host[256];       /* scheme://host[:port] of url; "" for local */
 	const struct gitrepo_credentials *cred;
 	int cred_calls;       /* how often libgit2 asked */
 	bool gave_up;         /* we refused to answer (again, or wrong host) */

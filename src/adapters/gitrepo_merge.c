@@ -17,11 +17,17 @@
 /* Copies, not pointers into the index: resolving edits the index. */
 struct conflict {
 	char *path;
-	git_index_entry entry[3];       /* ancestor, ours, theirs */
-	const git_index_entry *side[3]; /* &entry[s] or NULL when absent */
+	git_index_entry entry[3]; /* ancestor, ours, theirs */
+	bool has[3];              /* false: absent on that side */
 	git_oid resolved;
 	bool ok;
 };
+
+/* An index of the array, not a pointer: the array is realloc'd. */
+static const git_index_entry *side_of(const struct conflict *c, int s)
+{
+	return c->has[s] ? &c->entry[s] : NULL;
+}
 
 struct merge_state {
 	struct gitrepo *repo;
@@ -97,7 +103,7 @@ static int merge_sides(struct merge_state *m, struct conflict *c,
 		in[s].ptr = strbuf_str(&side[s]);
 		in[s].size = side[s].len;
 		in[s].path = c->path;
-		in[s].mode = c->side[s] ? c->side[s]->mode : 0;
+		in[s].mode = c->has[s] ? c->entry[s].mode : 0;
 	}
 	memset(&res, 0, sizeof(res));
 	rc = git_merge_file(&res, &in[0], &in[1], &in[2], NULL);
@@ -121,14 +127,14 @@ static int resolve_one(struct merge_state *m, struct conflict *c,
 	int rc = 0;
 
 	c->ok = false;
-	if (!c->side[1] || !c->side[2])
+	if (!c->has[1] || !c->has[2])
 		return 0; /* deleted on one side: a person decides */
 	for (int s = 0; s < 3; s++)
 		strbuf_init(&side[s], VERSIONFILE_MAX_BYTES);
 	for (int s = 0; s < 3 && !rc; s++) {
-		if (!c->side[s])
+		if (!c->has[s])
 			continue; /* added on both sides: empty ancestor */
-		rc = normalised(m, c->side[s], &side[s], &side_ok, err);
+		rc = normalised(m, side_of(c, s), &side[s], &side_ok, err);
 		/* an ancestor without a version is fine; our/their files
 		 * must be version files to be settled here */
 		ok = ok && (side_ok || s == 0);
@@ -160,7 +166,7 @@ static int conflict_init(struct conflict *c, const char *path,
 		c->entry[s].mode = in[s]->mode;
 		c->entry[s].id = in[s]->id;
 		c->entry[s].path = c->path;
-		c->side[s] = &c->entry[s];
+		c->has[s] = true;
 	}
 	return 0;
 }
@@ -221,7 +227,7 @@ static int apply_resolutions(struct merge_state *m, struct st_error *err)
 		int rc;
 
 		memset(&e, 0, sizeof(e));
-		e.mode = c->side[1]->mode;
+		e.mode = c->entry[1].mode;
 		e.id = c->resolved;
 		e.path = c->path;
 		rc = git_index_conflict_remove(m->index, c->path);

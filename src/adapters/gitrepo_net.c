@@ -15,30 +15,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* "scheme://authority/..." -> authority (lower case, default port
- * dropped) into out; "" for URLs without one. */
+/* "scheme://authority/..." -> "scheme://authority" (lower case, default
+ * port dropped) into out; "" for URLs without one. The scheme is part of
+ * the key so a token meant for https:// is never sent over http://. */
 static void url_host(const char *url, char *out, size_t size)
 {
 	const char *p = strstr(url, "://"), *end;
-	size_t n;
+	size_t n, k;
 
 	out[0] = '\0';
-	if (!p || (strncmp(url, "http", 4) != 0))
+	if (!p || strncmp(url, "http", 4) != 0)
 		return;
-	p += 3;
-	end = p + strcspn(p, "/?#");
-	n = (size_t)(end - p);
+	end = p + 3 + strcspn(p + 3, "/?#");
+	n = (size_t)(end - url);
 	if (n >= size)
 		n = size - 1;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)p[i]);
+	for (k = 0; k < n; k++)
+		out[k] = (char)tolower((unsigned char)url[k]);
 	out[n] = '\0';
 	/* https://h:443 and https://h are the same server */
-	n = strlen(out);
-	if (strncmp(url, "https:", 6) == 0 && n > 4 &&
+	if (strncmp(out, "https:", 6) == 0 && n > 4 &&
 	    strcmp(out + n - 4, ":443") == 0)
 		out[n - 4] = '\0';
-	else if (strncmp(url, "http:", 5) == 0 && n > 3 &&
+	else if (strncmp(out, "http:", 5) == 0 && n > 3 &&
 		 strcmp(out + n - 3, ":80") == 0)
 		out[n - 3] = '\0';
 }

@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 void tu_env(void)
@@ -119,4 +124,98 @@ struct gitrepo *tu_open(const char *dir)
 	ck_assert_msg(gitrepo_open(dir, &r, &err) == 0, "open %s: %s", dir,
 		      err.msg);
 	return r;
+}
+
+static void serve_redirect(struct tu_server *s, int c)
+{
+	char req[4096], resp[1024];
+	size_t n = 0;
+
+	/* read the request head, then answer and hang up */
+	while (n < sizeof(req) - 1) {
+		ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		req[n] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	if (strcasestr(req, "\nAuthorization:"))
+		__atomic_add_fetch(&s->with_auth, 1, __ATOMIC_SEQ_CST);
+	if (s->mode == TU_AUTH)
+		snprintf(resp, sizeof(resp),
+			 "HTTP/1.1 401 Unauthorized\r\n"
+			 "WWW-Authenticate: Basic realm=\"GitLab\"\r\n"
+			 "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	else
+		snprintf(resp, sizeof(resp),
+			 "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+			 "Connection: close\r\n\r\n", s->redirect_to);
+	if (write(c, resp, strlen(resp)) < 0)
+		perror("redirect");
+	close(c);
+}
+
+static void *server_main(void *arg)
+{
+	struct tu_server *s = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { s->fd, POLLIN, 0 },
+				       { s->stop_pipe[0], POLLIN, 0 } };
+		int c;
+
+		if (poll(p, 2, -1) < 0 || p[1].revents)
+			break;
+		c = accept(s->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		__atomic_add_fetch(&s->accepted, 1, __ATOMIC_SEQ_CST);
+		if (s->mode != TU_SILENT)
+			serve_redirect(s, c);
+		else if (s->nheld < 64)
+			s->held[s->nheld++] = c; /* keep it open, say nothing */
+		else
+			close(c);
+	}
+	return NULL;
+}
+
+void tu_server_start(struct tu_server *s, enum tu_server_mode mode,
+		     const char *redirect_to)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	pthread_t t;
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	snprintf(s->redirect_to, sizeof(s->redirect_to), "%s",
+		 redirect_to ? redirect_to : "");
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s->fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(s->fd, 16), 0);
+	ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+	s->port = ntohs(a.sin_port);
+	ck_assert_int_eq(pipe(s->stop_pipe), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, server_main, s), 0);
+	s->thread = (unsigned long)t;
+}
+
+void tu_server_stop(struct tu_server *s)
+{
+	if (write(s->stop_pipe[1], "x", 1) != 1)
+		perror("stop");
+	pthread_join((pthread_t)s->thread, NULL);
+	for (int i = 0; i < s->nheld; i++)
+		close(s->held[i]);
+	close(s->fd);
+	close(s->stop_pipe[0]);
+	close(s->stop_pipe[1]);
 }

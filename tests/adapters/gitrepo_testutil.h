@@ -34,3 +34,30 @@ void tu_write(const char *dir, const char *path, const char *content);
 struct gitrepo *tu_open(const char *dir);
 
 #endif
+
+/*
+ * A TCP server on 127.0.0.1 for network failure tests, served by a thread:
+ *   TU_SILENT    accepts and never answers (a hung GitLab)
+ *   TU_REDIRECT  answers every request with 302 to redirect_to
+ *   TU_AUTH      answers every request with 401 (Basic), counting in
+ *                with_auth the requests that carried credentials
+ * accepted counts connections; tu_server_stop() closes everything.
+ */
+enum tu_server_mode { TU_SILENT, TU_REDIRECT, TU_AUTH };
+
+struct tu_server {
+	int fd;
+	int port;
+	enum tu_server_mode mode;
+	char redirect_to[256];
+	int accepted;
+	int with_auth;
+	int held[64];
+	int nheld;
+	unsigned long thread; /* pthread_t */
+	int stop_pipe[2];
+};
+
+void tu_server_start(struct tu_server *s, enum tu_server_mode mode,
+		     const char *redirect_to);
+void tu_server_stop(struct tu_server *s);
