@@ -32,7 +32,8 @@ int strbuf_adds(struct strbuf *sb, const char *s);
 /* Append formatted text (bounded by max). */
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* The contents as a C string: "" when nothing was appended. Borrowed. */
 const char *strbuf_str(const struct strbuf *sb);
