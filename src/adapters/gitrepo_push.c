@@ -61,10 +61,15 @@ static void result_set(struct gitrepo_push_result *r,
 	va_end(ap);
 }
 
-/* The advertised value of refname (zero when absent) and its peel. */
+/*
+ * The advertised value of refname (zero when absent) and its peeled
+ * commit. upload-pack advertises "<tag>^{}" lines; receive-pack does not,
+ * so for a tag seen only through a push advertisement peeled stays zero
+ * (unknown) until a fetch-side re-read fills it in.
+ */
 static void advertised(const git_remote_head **heads, size_t n,
-		       const char *refname, struct gitrepo_oid *oid,
-		       struct gitrepo_oid *peeled)
+		       const char *refname, bool fetch_side,
+		       struct gitrepo_oid *oid, struct gitrepo_oid *peeled)
 {
 	size_t len = strlen(refname);
 
@@ -79,7 +84,7 @@ static void advertised(const git_remote_head **heads, size_t n,
 			 strcmp(name + len, "^{}") == 0)
 			gitrepo__from_git(&heads[i]->oid, peeled);
 	}
-	if (gitrepo_oid_is_zero(peeled))
+	if (gitrepo_oid_is_zero(peeled) && (fetch_side || !is_tag(refname)))
 		*peeled = *oid; /* a branch or lightweight tag: the commit itself */
 }
 
@@ -138,7 +143,7 @@ static int plan_sends(struct push_job *j, git_remote *remote,
 	for (size_t i = 0; i < j->n; i++) {
 		struct gitrepo_push_result *r = &j->res[i];
 
-		advertised(heads, nheads, j->u[i].refname, &r->remote_oid,
+		advertised(heads, nheads, j->u[i].refname, false, &r->remote_oid,
 			   &r->remote_peeled);
 		r->remote_known = true;
 		check_one(j, i);
@@ -323,7 +328,7 @@ static void settle(struct push_job *j, size_t i, const struct gitrepo_oid *cur,
 	if (gitrepo_oid_equal(cur, &u->new_oid))
 		result_set(r, GITREPO_PUSH_OK, "%s: the remote holds the new value",
 			   u->refname);
-	else if (!gitrepo_oid_equal(cur, &u->expected_old))
+	else if (!gitrepo_oid_equal(cur, &u->expected_old) || !j->send[i])
 		result_set(r, GITREPO_PUSH_RACE,
 			   "%s: changed by someone else meanwhile (now %s)",
 			   u->refname,
@@ -336,7 +341,16 @@ static void settle(struct push_job *j, size_t i, const struct gitrepo_oid *cur,
 			   *j->transport_error ? j->transport_error : "no report");
 }
 
-/* After a rejection or a lost report, look at the remote again. */
+/* Refs whose outcome a second look at the remote settles: sent but not
+ * reported OK, or found moved in the advertisement. */
+static bool unsettled(const struct push_job *j, size_t i)
+{
+	return (j->send[i] && j->res[i].status != GITREPO_PUSH_OK) ||
+	       j->res[i].status == GITREPO_PUSH_RACE;
+}
+
+/* After a rejection, a race or a lost report, look at the remote again
+ * (fetch side: it also tells what a tag peels to). */
 static void reread(struct push_job *j)
 {
 	const git_remote_head **heads;
@@ -346,7 +360,7 @@ static void reread(struct push_job *j)
 	bool need = false;
 
 	for (size_t i = 0; i < j->n; i++)
-		need = need || (j->send[i] && j->res[i].status != GITREPO_PUSH_OK);
+		need = need || unsettled(j, i);
 	if (!need)
 		return;
 	st_error_clear(&ignore);
@@ -356,15 +370,16 @@ static void reread(struct push_job *j)
 		for (size_t i = 0; i < j->n; i++)
 			if (j->send[i] && j->res[i].status != GITREPO_PUSH_OK)
 				j->res[i].remote_known = false;
+		git_error_clear();
 		git_remote_free(remote);
 		return;
 	}
 	for (size_t i = 0; i < j->n; i++) {
 		struct gitrepo_oid cur, peeled;
 
-		if (!j->send[i] || j->res[i].status == GITREPO_PUSH_OK)
+		if (!unsettled(j, i))
 			continue;
-		advertised(heads, nheads, j->u[i].refname, &cur, &peeled);
+		advertised(heads, nheads, j->u[i].refname, true, &cur, &peeled);
 		settle(j, i, &cur, &peeled);
 	}
 	git_remote_disconnect(remote);
