@@ -5,6 +5,7 @@
  * their return value) decides the process exit status.
  */
 #include "config.h"
+#include "daemon.h"
 #include "once.h"
 #include "semver-tagger/config.h"
 #include "semver-tagger/log.h"
@@ -173,5 +174,7 @@ int main(int argc, char **argv)
 		return check_config(a.once.config_path);
 	if (a.mode_once)
 		return once_main(&a.once, environ);
-	return usage_error("the daemon mode is not built yet: use --once", NULL);
+	return daemon_main(&(struct daemon_args){ a.once.config_path,
+						  a.once.state_dir,
+						  a.verbosity }, environ);
 }
