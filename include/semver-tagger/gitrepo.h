@@ -173,6 +173,14 @@ void gitrepo_branches_release(struct gitrepo_branches *b);
 int gitrepo_branch_head(struct gitrepo *repo, const char *name,
 			struct gitrepo_oid *out, struct st_error *err);
 
+/*
+ * The mirror's value of a full ref name ("refs/heads/release/1",
+ * "refs/tags/1.2.0"): zero when it does not exist. Handy as the
+ * expected_old of a push built from this cycle's snapshot.
+ */
+int gitrepo_ref_value(struct gitrepo *repo, const char *refname,
+		      struct gitrepo_oid *out, struct st_error *err);
+
 /* ---- commits and reachability ---- */
 
 /* Is id a commit in the mirror? (MR commits may be missing: not reachable.) */

@@ -320,3 +320,20 @@ void gitrepo_branches_release(struct gitrepo_branches *b)
 	free(b->release);
 	memset(b, 0, sizeof(*b));
 }
+
+int gitrepo_ref_value(struct gitrepo *repo, const char *refname,
+		      struct gitrepo_oid *out, struct st_error *err)
+{
+	git_oid id;
+	int rc = git_reference_name_to_id(&id, repo->repo, refname);
+
+	if (rc == GIT_ENOTFOUND) {
+		git_error_clear();
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	if (rc < 0)
+		return gitrepo__git_error(err, rc, "ref %s", refname);
+	gitrepo__from_git(&id, out);
+	return 0;
+}

@@ -157,6 +157,10 @@ START_TEST(branches)
 	gitrepo_branches_release(&b);
 	ck_assert_int_eq(gitrepo_branch_head(r, "feature/x", &id, &err), 0);
 	ck_assert(gitrepo_oid_equal(&id, &main));
+	ck_assert_int_eq(gitrepo_ref_value(r, "refs/heads/feature/x", &id, &err), 0);
+	ck_assert(gitrepo_oid_equal(&id, &main));
+	ck_assert_int_eq(gitrepo_ref_value(r, "refs/tags/none", &id, &err), 0);
+	ck_assert(gitrepo_oid_is_zero(&id));
 	ck_assert_int_eq(gitrepo_branch_head(r, "nope", &id, &err), ST_ENOTFOUND);
 	ck_assert_ptr_nonnull(strstr(err.msg, "nope"));
 	gitrepo_free(r);
