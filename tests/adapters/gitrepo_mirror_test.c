@@ -132,6 +132,12 @@ START_TEST(broken_mirrors_are_recloned)
 	ck_assert_int_eq(tu_sh("rm -rf '%s' && mkdir '%s' && echo x > '%s/HEAD'",
 			       mpath, mpath, mpath), 0);
 	expect_reclone("not a repository");
+	/* a stale lock left by a fetch killed at its deadline blocks the
+	 * next update of that ref: the fetch fails locally -> re-clone */
+	ck_assert_int_eq(tu_sh("set -e; touch '%s/refs/heads/trunk.lock';"
+			       "cd '%s'; git commit -q --allow-empty -m more",
+			       mpath, src), 0);
+	expect_reclone("lock");
 	/* a ref file cut short (a stale, half-written ref) */
 	ck_assert_int_eq(tu_sh("printf 'abc' > '%s/refs/heads/release/1'", mpath), 0);
 	expect_reclone("");
