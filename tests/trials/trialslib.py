@@ -1,0 +1,143 @@
+"""Shared by the trial scripts (tests/trials/crash, race, faults): the
+real binary against the GitLab stand-in, projects in a known state, the
+"shape" of a project's refs (tree + subject along first-parent history,
+commit ids masked), and a tally printer.
+
+Only 127.0.0.1 is contacted. The binary is $SEMVER_TAGGER_BIN, else
+build/src/app/semver-tagger.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+
+import harness  # noqa: E402
+from harness import Project, Standin, TOKEN  # noqa: E402,F401
+
+VERSION_FILE = {"SEMVER_TAGGER_BUILD_SYSTEM": "version-file"}
+
+
+def binary():
+    return harness.binary()
+
+
+class Runner:
+    """Runs --once for one project with its own state directory."""
+
+    def __init__(self, standin, project, state, token=TOKEN, extra=None):
+        self.s = standin
+        self.p = project
+        self.state = state
+        self.token = token
+        self.extra = dict(extra or {})
+
+    def env(self, **more):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": self.state,
+            "CI_API_V4_URL": self.s.api,
+            "CI_PROJECT_ID": str(self.p.id),
+            "CI_PROJECT_PATH": self.p.path,
+            "CI_DEFAULT_BRANCH": "main",
+            "SEMVER_TAGGER_TOKEN": self.token,
+            "SEMVER_TAGGER_STATE_DIR": self.state,
+            "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1",
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+                  "TSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update({k: str(v) for k, v in self.extra.items()})
+        env.update({k: str(v) for k, v in more.items()})
+        return env
+
+    def popen(self, args=(), prefix=(), **more):
+        return subprocess.Popen(list(prefix) + [binary(), "--once"] +
+                                list(args), env=self.env(**more),
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def run(self, args=(), timeout=300, prefix=(), **more):
+        """(exit status, stdout, stderr, seconds)."""
+        t0 = time.monotonic()
+        proc = self.popen(args, prefix, **more)
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out, err, time.monotonic() - t0
+
+    def run_killed_after(self, delay, **more):
+        """Start a run, SIGKILL it after delay seconds unless it ended.
+        (status, killed: bool)."""
+        proc = self.popen(**more)
+        try:
+            proc.wait(timeout=delay)
+            killed = False
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+        proc.communicate()
+        return proc.returncode, killed
+
+
+def shape(p):
+    """Each ref (topic branches aside) as its first-parent history of
+    (tree, subject), commit ids masked: ids differ between projects (commit
+    times), trees and messages of a correct run do not."""
+    out = {}
+    for ref in sorted(p.refs()):
+        if ref.startswith("refs/heads/topic/"):
+            continue
+        log = p.git("log", "--first-parent", "--format=%T %s", "-n", "20",
+                    ref)
+        out[ref] = re.sub(r"\b[0-9a-f]{40}\b", "<sha>", log)
+    return out
+
+
+def shape_diff(a, b):
+    lines = []
+    for ref in sorted(set(a) | set(b)):
+        if a.get(ref) != b.get(ref):
+            lines.append("  %s:\n    golden: %r\n    got:    %r" %
+                         (ref, (a.get(ref) or "")[:300],
+                          (b.get(ref) or "")[:300]))
+    return "\n".join(lines)
+
+
+def counters(standin):
+    return standin.ctl("GET", "/__control__/counters")
+
+
+def pushes(c):
+    return c.get("POST /:project.git/git-receive-pack", 0)
+
+
+class TempDirs:
+    def __init__(self, prefix):
+        self.root = tempfile.mkdtemp(prefix=prefix)
+        self.n = 0
+
+    def new(self, name=None):
+        self.n += 1
+        d = os.path.join(self.root, name or "s%d" % self.n)
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def reset(standin):
+    standin.ctl("POST", "/__control__/reset")
+    standin.ctl("POST", "/__control__/tokens",
+                {"token": TOKEN, "username": "semver-bot"})
+
+
+def say(*args):
+    print(*args, flush=True)
