@@ -191,6 +191,10 @@ int gitrepo_is_ancestor(struct gitrepo *repo, const struct gitrepo_oid *ancestor
 			const struct gitrepo_oid *head, bool *out,
 			struct st_error *err);
 
+/* The first parent of commit id; ST_ENOTFOUND for a root commit. */
+int gitrepo_commit_parent(struct gitrepo *repo, const struct gitrepo_oid *id,
+			  struct gitrepo_oid *out, struct st_error *err);
+
 /* Peel any object id (tag object or commit) to its commit. */
 int gitrepo_peel_commit(struct gitrepo *repo, const struct gitrepo_oid *id,
 			struct gitrepo_oid *out, struct st_error *err);
@@ -210,6 +214,13 @@ int gitrepo_new_commits(struct gitrepo *repo, const struct gitrepo_oid *head,
 bool gitrepo_commitset_has(const struct gitrepo_commitset *set,
 			   const struct gitrepo_oid *id);
 size_t gitrepo_commitset_count(const struct gitrepo_commitset *set);
+/*
+ * Iterate over the members, in no particular order: *pos = 0 first; each
+ * call sets *out to the next member and returns true, or returns false
+ * when none is left. O(capacity) for a whole pass.
+ */
+bool gitrepo_commitset_next(const struct gitrepo_commitset *set, size_t *pos,
+			    struct gitrepo_oid *out);
 void gitrepo_commitset_free(struct gitrepo_commitset *set);
 
 /* ---- making release objects (deterministic: same inputs, same ids) ---- */

@@ -211,3 +211,23 @@ int gitrepo_is_ancestor(struct gitrepo *repo, const struct gitrepo_oid *ancestor
 	*out = rc == 1;
 	return 0;
 }
+
+int gitrepo_commit_parent(struct gitrepo *repo, const struct gitrepo_oid *id,
+			  struct gitrepo_oid *out, struct st_error *err)
+{
+	git_commit *c = NULL;
+	char hex[GITREPO_OID_HEXSZ + 1];
+	int rc = gitrepo__commit_lookup(repo, id, &c, err);
+
+	if (rc)
+		return rc;
+	if (git_commit_parentcount(c) == 0) {
+		git_commit_free(c);
+		gitrepo_oid_tohex(id, hex);
+		return st_error_set(err, ST_ENOTFOUND,
+				    "commit %s has no parent", hex);
+	}
+	gitrepo__from_git(git_commit_parent_id(c, 0), out);
+	git_commit_free(c);
+	return ST_OK;
+}

@@ -104,6 +104,20 @@ size_t gitrepo_commitset_count(const struct gitrepo_commitset *set)
 	return set->count;
 }
 
+bool gitrepo_commitset_next(const struct gitrepo_commitset *set, size_t *pos,
+			    struct gitrepo_oid *out)
+{
+	for (size_t i = *pos; i < set->cap; i++) {
+		if (set->used[i]) {
+			*out = set->slot[i];
+			*pos = i + 1;
+			return true;
+		}
+	}
+	*pos = set->cap;
+	return false;
+}
+
 void gitrepo_commitset_free(struct gitrepo_commitset *set)
 {
 	if (!set)

@@ -175,6 +175,20 @@ static void check_against_rev_list(struct gitrepo *r, const git_oid *head,
 			      since ? s : "-", i);
 	}
 	ck_assert_int_eq((int)gitrepo_commitset_count(set), expect);
+	/* iteration yields exactly the members, each once */
+	{
+		struct gitrepo_oid m;
+		size_t pos = 0;
+		int seen = 0;
+
+		while (gitrepo_commitset_next(set, &pos, &m)) {
+			ck_assert_msg(in_list(hl, nh, &m) && !in_list(sl, ns, &m),
+				      "head %s: iteration gave a non-member", h);
+			seen++;
+		}
+		ck_assert_int_eq(seen, expect);
+		ck_assert(!gitrepo_commitset_next(set, &pos, &m));
+	}
 	gitrepo_commitset_free(set);
 }
 
@@ -272,6 +286,15 @@ START_TEST(missing_and_unknown_commits)
 	ck_assert_int_eq(gitrepo_new_commits(r, &head, NULL, &set, &err), 0);
 	ck_assert_int_eq((int)gitrepo_commitset_count(set), 2);
 	ck_assert(!gitrepo_commitset_has(set, &ghost));
+	{
+		struct gitrepo_oid id, parent, want = tu_rev(dir, "HEAD~1");
+
+		ck_assert_int_eq(gitrepo_commit_parent(r, &head, &parent, &err), 0);
+		ck_assert(gitrepo_oid_equal(&parent, &want));
+		ck_assert_int_eq(gitrepo_commit_parent(r, &parent, &id, &err),
+				 ST_ENOTFOUND);
+		st_error_clear(&err);
+	}
 	ck_assert(!gitrepo_commit_exists(r, &ghost));
 	gitrepo_commitset_free(set);
 	/* head == since: nothing new */
