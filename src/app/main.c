@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "once.h"
 #include "semver-tagger/config.h"
+#include "semver-tagger/http.h"
 #include "semver-tagger/log.h"
 
 #include <getopt.h>
@@ -159,6 +160,7 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
+	struct st_error err;
 	struct args a;
 	int rc;
 
@@ -172,9 +174,17 @@ int main(int argc, char **argv)
 		  NULL);
 	if (a.check_config)
 		return check_config(a.once.config_path);
-	if (a.mode_once)
-		return once_main(&a.once, environ);
-	return daemon_main(&(struct daemon_args){ a.once.config_path,
-						  a.once.state_dir,
-						  a.verbosity }, environ);
+	if (!a.mode_once) /* the daemon sets up libcurl itself */
+		return daemon_main(&(struct daemon_args){ a.once.config_path,
+							  a.once.state_dir,
+							  a.verbosity }, environ);
+	st_error_clear(&err);
+	/* libcurl's global state, once, before any thread exists. */
+	if (http_global_init(&err) != 0) {
+		log_error("%s", err.msg);
+		return 70;
+	}
+	rc = once_main(&a.once, environ);
+	http_global_cleanup();
+	return rc;
 }

@@ -353,36 +353,63 @@ static int branch_goal(struct engine *e, struct engine_head *h,
 	return rc;
 }
 
-/* The branch already carries the snapshot, or a later version a person
- * put there: leave it. A missing or unreadable file gets the snapshot. */
-static bool prep_needed(struct engine *e, const struct engine_head *h,
-			const char *snapshot)
+/* The version text at commit, trimmed; "" when the file is missing or
+ * unreadable (then only a missing file compares equal). */
+static void version_text(struct engine *e, const struct gitrepo_oid *commit,
+			 char *buf, size_t size)
 {
-	char cur[256];
-	struct semver a, b;
 	struct st_error err;
-	const char *t;
+	char *t;
 	size_t n;
 
 	st_error_clear(&err);
-	if (gitrepo_version_at(e->repo, &h->head, &e->spec, cur, sizeof(cur),
-			       &err) != 0)
-		return true;
-	t = cur;
-	while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')
-		t++;
+	buf[0] = '\0';
+	if (gitrepo_version_at(e->repo, commit, &e->spec, buf, size, &err) != 0) {
+		buf[0] = '\0';
+		return;
+	}
+	for (t = buf; *t && strchr(" \t\r\n", *t); t++)
+		;
 	n = strlen(t);
 	while (n && strchr(" \t\r\n", t[n - 1]))
 		n--;
-	if (n == strlen(snapshot) && memcmp(t, snapshot, n) == 0)
+	memmove(buf, t, n);
+	buf[n] = '\0';
+}
+
+/*
+ * Has the branch been prepared since release k? Not yet while its version
+ * file still holds what it held when the release was made: the release
+ * version itself (a release branch after its merge), or the content of the
+ * release commit's parent (the default branch, whose release commit is
+ * detached). Anything else is a prep commit or a person's edit, and is
+ * left alone: the tool does not fight a raised development version. The
+ * same rule holds for a release made now and for one a killed run left,
+ * so both end with the same refs.
+ */
+static bool prep_needed(struct engine *e, const struct engine_head *h,
+			const struct known_release *k, const char *snapshot)
+{
+	char cur[256], at[256], before[256], v[SEMVER_VER_STR_MAX];
+	struct gitrepo_oid parent;
+	struct st_error err;
+
+	version_text(e, &h->head, cur, sizeof(cur));
+	if (strcmp(cur, snapshot) == 0)
 		return false;
-	if (semver_parse(t, n, &a) == 0 &&
-	    semver_parse(snapshot, strlen(snapshot), &b) == 0)
-		return semver_compare(&a, &b) < 0;
-	return true;
+	semver_ver_format(&k->v, v, sizeof(v));
+	version_text(e, &k->commit, at, sizeof(at));
+	if (strcmp(cur, v) == 0 || strcmp(cur, at) == 0)
+		return true;
+	st_error_clear(&err);
+	if (gitrepo_commit_parent(e->repo, &k->commit, &parent, &err) != 0)
+		return false;
+	version_text(e, &parent, before, sizeof(before));
+	return strcmp(cur, before) == 0;
 }
 
 static int prep_goal(struct engine *e, struct engine_head *h,
+		     const struct known_release *k,
 		     struct release_goal_report *g, struct st_error *err)
 {
 	char msg[POLICY_VERSION_MAX + 64];
@@ -390,7 +417,7 @@ static int prep_goal(struct engine *e, struct engine_head *h,
 	int rc;
 
 	if (gitrepo_oid_is_zero(&h->head) ||
-	    !prep_needed(e, h, g->goal.version)) {
+	    !prep_needed(e, h, k, g->goal.version)) {
 		g->state = GOAL_STATE_ACHIEVED;
 		return ST_OK;
 	}
@@ -423,7 +450,7 @@ static int plan_goal(struct engine *e, const struct policy_goal *pg,
 		return err->code;
 	if (pg->kind == GOAL_BRANCH)
 		return branch_goal(e, h, k, g, err);
-	return prep_goal(e, h, g, err);
+	return prep_goal(e, h, k, g, err);
 }
 
 /* Publish every planned head that moved: compare-and-swap against the
