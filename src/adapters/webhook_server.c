@@ -454,6 +454,12 @@ int webhook_server_start(const struct webhook_server_options *o,
 		return rc;
 	}
 	s->port = port = bound_port(s->fd);
+	if (port == 0 && o->listen_fd >= 0) {
+		server_release(s);
+		return st_error_set(err, ST_ECONFIG, "the socket passed as fd "
+				    "%d is not a bound TCP socket",
+				    o->listen_fd);
+	}
 	s->mhd = MHD_start_daemon(
 		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL,
 		on_request, s,

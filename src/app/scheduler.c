@@ -438,13 +438,18 @@ int scheduler_set_projects(struct scheduler *s, const struct sched_project *p,
 		s->e[i]->order = SIZE_MAX;
 	for (size_t i = 0; i < n; i++) {
 		struct entry *e = fresh[i] ? fresh[i] : find(s, p[i].name);
+		/* First cycles spread out: 50 ms per project, at most
+		 * spread_ms, never past the project's interval. */
+		uint64_t spread = (uint64_t)n * 50;
+
+		if (spread > s->o.spread_ms)
+			spread = s->o.spread_ms;
+		if (spread > (uint64_t)p[i].interval_s * 1000)
+			spread = (uint64_t)p[i].interval_s * 1000;
 
 		if (fresh[i]) {
 			snprintf(e->st.name, sizeof(e->st.name), "%s", e->name);
-			e->due_ms = now + (int64_t)(rnd(s) * (double)(
-				s->o.spread_ms < p[i].interval_s * 1000u
-					? s->o.spread_ms
-					: p[i].interval_s * 1000u));
+			e->due_ms = now + (int64_t)(rnd(s) * (double)spread);
 		} else if (trigger) {
 			e->want_cycle = true;
 			snprintf(e->why, sizeof(e->why), "reload");

@@ -229,3 +229,252 @@ class OnceTest(unittest.TestCase):
         res = Result(proc)
         self.assertNotIn(TOKEN, res.out + res.err)
         return res
+
+
+# ---------------------------------------------------------------------------
+# The daemon (issue 7): semver-tagger -c FILE against the stand-in.
+
+import http.client  # noqa: E402
+import re  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+WEBHOOK_SECRET = "hook-secret-0123456789"
+
+
+def wait_for(cond, timeout=30.0, what="condition", interval=0.05):
+    """Poll cond() until it is truthy; fail after a generous timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %.0f s waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def parse_metrics(text):
+    """Prometheus text -> {(name, ((label, value), ...)): float}."""
+    out = {}
+    pat = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+    lab = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = pat.match(line)
+        if not m:
+            raise AssertionError("bad metrics line: %r" % line)
+        labels = tuple(sorted(lab.findall(m.group(3) or "")))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+class Daemon:
+    """One semver-tagger daemon process with its own config and state."""
+
+    def __init__(self, standin, tmp, projects, poll_interval=3600,
+                 listen=True, extra_env=None, global_extra="", args=()):
+        self.s = standin
+        self.tmp = tmp
+        self.conf = os.path.join(tmp, "semver-tagger.conf")
+        self.token_file = os.path.join(tmp, "token")
+        self.secret_file = os.path.join(tmp, "webhook-secret")
+        with open(self.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        with open(self.secret_file, "w") as f:
+            f.write(WEBHOOK_SECRET + "\n")
+        self.poll_interval = poll_interval
+        self.listen = listen
+        self.global_extra = global_extra
+        self.extra_env = extra_env or {}
+        self.args = list(args)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.proc = None
+        self.port = None
+        self.write_config(projects)
+
+    def config_text(self, projects):
+        g = ["[global]",
+             "state_dir = %s" % os.path.join(self.tmp, "state"),
+             "api_url = %s" % self.s.api,
+             "token_file = %s" % self.token_file,
+             "poll_interval = %d" % self.poll_interval,
+             "total_timeout = 30"]
+        if self.listen == "socket":  # systemd passes the socket
+            g += ["webhook_secret_file = %s" % self.secret_file]
+        elif self.listen:
+            g += ["listen = 127.0.0.1:0",
+                  "webhook_secret_file = %s" % self.secret_file]
+        text = "\n".join(g) + "\n" + self.global_extra + "\n"
+        for p in projects:
+            if isinstance(p, tuple):
+                name, keys = p
+            else:
+                name, keys = p.path, {}
+            text += '\n[project "%s"]\n' % name
+            for k, v in keys.items():
+                text += "%s = %s\n" % (k, v)
+        return text
+
+    def write_config(self, projects, raw=None):
+        with open(self.conf, "w") as f:
+            f.write(raw if raw is not None else self.config_text(projects))
+
+    def env(self):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HOME": self.tmp, "no_proxy": "127.0.0.1,localhost",
+               "NO_PROXY": "127.0.0.1,localhost"}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(self.extra_env)
+        return env
+
+    def start(self, cmd=None, pass_fds=(), wait_ready=True):
+        cmd = cmd or [binary(), "-c", self.conf] + self.args
+        self.proc = subprocess.Popen(cmd, env=self.env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True,
+                                     pass_fds=pass_fds)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if wait_ready:
+            wait_for(lambda: self.proc.poll() is not None or
+                     self.find_log("started:"), 30, "the daemon to start")
+            if self.proc.poll() is not None:
+                raise AssertionError("daemon exited %s:\n%s"
+                                     % (self.proc.returncode, self.logs()))
+            if self.listen:
+                m = wait_for(lambda: re.search(r"\(port (\d+)\)",
+                                               self.logs()), 10, "the port")
+                self.port = int(m.group(1))
+        return self
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def logs(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def find_log(self, needle):
+        with self.lock:
+            return [l for l in self.lines if needle in l]
+
+    def hook_url(self):
+        return "http://127.0.0.1:%d/webhook" % self.port
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for k, v in (headers or {}).items():
+                conn.putheader(k, v)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def raw(self, data, timeout=30):
+        """Send bytes as they are; return the status of the answer (None
+        when the connection closes without one)."""
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=timeout) as sk:
+            sk.sendall(data)
+            answer = b""
+            while b"\r\n" not in answer:
+                chunk = sk.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
+        return int(m.group(1)) if m else None
+
+    def send(self, project, iid=None, action=None, event="merge_request",
+             token=WEBHOOK_SECRET, **extra):
+        """Have the stand-in deliver a webhook to us; returns the delivery."""
+        body = {"url": self.hook_url(), "token": token, "event": event,
+                "project": project.id}
+        if iid is not None:
+            body["iid"] = iid
+        if action is not None:
+            body["action"] = action
+        body.update(extra)
+        return self.s.ctl("POST", "/__control__/webhooks/send", body)
+
+    def metrics(self):
+        status, body = self.get("/metrics")
+        if status != 200:
+            raise AssertionError("/metrics -> %d" % status)
+        return parse_metrics(body.decode())
+
+    def metric(self, name, **labels):
+        """Sum of the samples of name whose labels include labels."""
+        want = set(labels.items())
+        return sum(v for (n, ls), v in self.metrics().items()
+                   if n == name and want <= set(ls))
+
+    def cycles(self, project):
+        return self.metric("semver_tagger_cycles_total", project=project)
+
+    def kill(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signal, wait; returns (exit status, seconds it took)."""
+        if not self.proc:
+            return None, 0.0
+        if self.proc.poll() is not None:
+            self.reader.join(timeout=5)
+            if not self.proc.stderr.closed:
+                self.proc.stderr.close()
+            return self.proc.returncode, 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        took = time.monotonic() - t0
+        self.reader.join(timeout=5)
+        self.proc.stderr.close()
+        return self.proc.returncode, took
+
+
+class DaemonTest(OnceTest):
+    """Base class: OnceTest's stand-in and project setup, plus daemons
+    that are always stopped and whose logs never show the token."""
+
+    def setUp(self):
+        super().setUp()
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.stop()
+            if os.environ.get("DAEMON_TEST_LOGS"):
+                sys.stderr.write("--- daemon log (%s) ---\n%s\n"
+                                 % (self.id(), d.logs()))
+            self.assertNotIn(TOKEN, d.logs())
+            self.assertNotIn(WEBHOOK_SECRET, d.logs())
+        super().tearDown()
+
+    def daemon(self, projects, start=True, **kw):
+        d = Daemon(self.standin, self.tmp, projects, **kw)
+        self.daemons.append(d)
+        return d.start() if start else d

@@ -1,0 +1,354 @@
+"""The daemon (semver-tagger -c FILE) against the GitLab stand-in:
+webhooks, polling, commit statuses on open MRs, signals, systemd notify,
+/healthz and /metrics. Waits are generous upper bounds on outcomes, never
+timing assertions, except "exits within 10 s" which is the spec itself."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+from harness import (DaemonTest, Project, TOKEN, WEBHOOK_SECRET, binary,
+                     wait_for)
+
+
+def statuses(project, sha=None):
+    """The stand-in's commit statuses named semver-tagger, newest last."""
+    out = [s for s in project.s.ctl("GET", project.c("/statuses"))
+           if s.get("name") == "semver-tagger"]
+    return [s for s in out if sha is None or s.get("sha") == sha]
+
+
+class Webhooks(DaemonTest):
+    def test_merge_webhook_releases(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        mr = p.mr("Add a feature", ["ImpactMinor"])
+        r = d.send(p, mr["iid"], "merge")
+        self.assertEqual(r["status"], 202)
+        wait_for(lambda: p.tags() == ["0.1.0"], what="tag 0.1.0")
+        self.assertEqual(p.refs()["refs/tags/0.1.0"], p.heads()["main"])
+        wait_for(lambda: d.find_log("released 0.1.0 on main"),
+                 what="the release log line")
+        line = d.find_log("released 0.1.0 on main")[0]
+        self.assertIn("group/app", line)
+        self.assertIn("!%d" % mr["iid"], line)
+        wait_for(lambda: d.metric("semver_tagger_releases_total",
+                                  project=p.path) == 1, what="the metric")
+
+    def test_label_added_to_merged_mr_releases(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        # GitLab's own project hook: every MR event reaches the daemon.
+        self.standin.ctl("POST", p.c("/hooks"), {
+            "url": d.hook_url(), "token": WEBHOOK_SECRET,
+            "merge_requests_events": True, "push_events": True})
+        mr = p.mr("Forgot the label", [])
+        wait_for(lambda: d.metric("semver_tagger_cycles_total",
+                                  project=p.path, result="refused") >= 1,
+                 what="the refused cycle after the merge")
+        self.assertEqual(p.tags(), [])
+        wait_for(lambda: d.find_log("has no impact label"),
+                 what="the refusal in the log")
+        p.label(mr["iid"], ["ImpactPatch"])  # fires an update hook
+        wait_for(lambda: p.tags() == ["0.0.1"], what="tag 0.0.1")
+
+    def test_open_mr_gets_commit_status(self):
+        p = Project(self.standin)
+        p.tag("1.3.0", "main")
+        d = self.daemon([p])
+        self.standin.ctl("POST", p.c("/hooks"), {
+            "url": d.hook_url(), "token": WEBHOOK_SECRET,
+            "merge_requests_events": True, "push_events": False})
+        mr = p.mr("A feature", [], merge=False)  # fires an open hook
+        sha = mr["sha"]
+        wait_for(lambda: statuses(p, sha), what="a status after open")
+        st = statuses(p, sha)[-1]
+        self.assertEqual(st["status"], "failed")
+        self.assertEqual(st["description"], "no impact label: add "
+                         "ImpactMajor, ImpactMinor or ImpactPatch")
+        p.label(mr["iid"], ["ImpactMinor"])  # fires an update hook
+        wait_for(lambda: statuses(p, sha)[-1]["status"] == "success",
+                 what="success once labelled")
+        self.assertEqual(statuses(p, sha)[-1]["description"],
+                         "ImpactMinor: merging releases 1.4.0 on main")
+        self.assertEqual(p.tags(), ["1.3.0"])  # a check releases nothing
+
+    def test_push_to_release_branch_reconciles(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        p.branch("release/9", "main")
+        r = d.send(p, event="push", ref="refs/heads/release/9")
+        self.assertEqual(r["status"], 202)
+        r = d.send(p, event="push", ref="refs/heads/main")
+        self.assertEqual(r["status"], 204)
+        wait_for(lambda: d.cycles(p.path) >= 2, what="a second cycle")
+
+
+class Refusals(DaemonTest):
+    """Deliveries that must not schedule anything. Triggers are counted
+    synchronously before the answer, so the metric is exact right after
+    the response."""
+
+    def triggers(self, d, p):
+        return d.metric("semver_tagger_triggers_total", project=p.path)
+
+    def test_wrong_secret_is_401_and_no_cycle(self):
+        p = Project(self.standin)
+        mr = p.mr("Feature", ["ImpactMinor"])
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        wait_for(lambda: not d.metric("semver_tagger_cycle_running",
+                                      project=p.path), what="idle")
+        self.assertEqual(p.tags(), ["0.1.0"])
+        self.standin.ctl("DELETE", "/__control__/counters")
+        for token in ("wrong", WEBHOOK_SECRET + "x", WEBHOOK_SECRET[:-1],
+                      None):
+            r = d.send(p, mr["iid"], "merge", token=token)
+            self.assertEqual(r["status"], 401, token)
+        self.assertEqual(self.triggers(d, p), 0)
+        self.assertEqual(d.metric("semver_tagger_webhook_requests_total",
+                                  result="unauthorized"), 4)
+        self.assertEqual(d.cycles(p.path), 1)
+        self.assertEqual(self.standin.ctl("GET", "/__control__/counters"),
+                         {})
+
+    def test_oversized_body_is_413(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        # The answer comes from the headers alone: no body byte is sent.
+        status = d.raw(b"POST /webhook HTTP/1.1\r\nHost: x\r\n"
+                       b"X-Gitlab-Token: " + WEBHOOK_SECRET.encode() +
+                       b"\r\nX-Gitlab-Event: Merge Request Hook\r\n"
+                       b"Content-Type: application/json\r\n"
+                       b"Content-Length: 26214400\r\n\r\n")
+        self.assertEqual(status, 413)
+        self.assertEqual(self.triggers(d, p), 0)
+        self.assertEqual(d.metric("semver_tagger_webhook_requests_total",
+                                  result="too_large"), 1)
+        # other junk: wrong path, wrong method, bad JSON
+        self.assertEqual(d.request("GET", "/nope")[0], 404)
+        self.assertEqual(d.request("GET", "/webhook")[0], 405)
+        self.assertEqual(d.request("POST", "/webhook", b"{nope", {
+            "X-Gitlab-Token": WEBHOOK_SECRET,
+            "X-Gitlab-Event": "Merge Request Hook"})[0], 400)
+        self.assertEqual(self.triggers(d, p), 0)
+
+    def test_resend_same_idempotency_key_is_one_cycle(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        mr = p.mr("Fix", ["ImpactPatch"])
+        first = d.send(p, mr["iid"], "merge")
+        self.assertEqual(first["status"], 202)
+        wait_for(lambda: p.tags() == ["0.0.1"], what="the release")
+        wait_for(lambda: d.cycles(p.path) >= 2, what="the cycle")
+        for _ in range(3):
+            again = self.standin.ctl("POST", "/__control__/webhooks/resend",
+                                     {"delivery": first["delivery"]})
+            self.assertEqual(again["status"], 204)
+            self.assertEqual(again["headers"]["Idempotency-Key"],
+                             first["headers"]["Idempotency-Key"])
+            self.assertNotEqual(again["headers"]["X-Gitlab-Webhook-UUID"],
+                                first["headers"]["X-Gitlab-Webhook-UUID"])
+        self.assertEqual(self.triggers(d, p), 1)
+        self.assertEqual(d.metric("semver_tagger_webhook_requests_total",
+                                  result="duplicate"), 3)
+        self.assertEqual(d.cycles(p.path), 2)
+
+    def test_test_button_is_2xx_and_no_cycle(self):
+        p = Project(self.standin)
+        mr = p.mr("Feature", ["ImpactMinor"])
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        r = d.send(p, mr["iid"], test=True)
+        self.assertEqual(r["status"], 204)
+        self.assertNotIn("action", r["payload"]["object_attributes"])
+        r = d.send(p, mr["iid"], "close")
+        self.assertEqual(r["status"], 204)
+        self.assertEqual(self.triggers(d, p), 0)
+        self.assertEqual(d.cycles(p.path), 1)
+        # an unknown project is ignored with a 2xx, too
+        other = Project(self.standin, path="group/other")
+        self.assertEqual(d.send(other, None, event="push",
+                                ref="refs/heads/release/1")["status"], 204)
+
+
+class Polling(DaemonTest):
+    def test_polling_alone_catches_a_merge(self):
+        p = Project(self.standin)
+        d = self.daemon([p], poll_interval=1, listen=False)
+        p.mr("Feature", ["ImpactMinor"])  # no hook registered, none sent
+        wait_for(lambda: p.tags() == ["0.1.0"], what="tag 0.1.0")
+        self.assertEqual(self.standin.ctl("GET", "/__control__/webhooks"),
+                         [])
+
+    def test_forge_down_does_not_delay_another_project(self):
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        self.addCleanup(dead.close)
+        down_api = "http://127.0.0.1:%d/api/v4" % dead.getsockname()[1]
+        p = Project(self.standin)
+        d = self.daemon([("down/app", {"api_url": down_api}), p])
+        wait_for(lambda: d.metric("semver_tagger_cycle_running",
+                                  project="down/app") == 1,
+                 what="the down project's cycle to run")
+        mr = p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(d.send(p, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: p.tags() == ["0.1.0"], what="the healthy release")
+        # released while the other project still waits for its forge
+        self.assertEqual(d.metric("semver_tagger_cycle_running",
+                                  project="down/app"), 1)
+        self.assertEqual(d.metric("semver_tagger_cycles_total",
+                                  project="down/app"), 0)
+
+
+class Health(DaemonTest):
+    def test_healthz_and_metrics(self):
+        p = Project(self.standin)
+        bad_token = os.path.join(self.tmp, "bad-token")
+        with open(bad_token, "w") as f:
+            f.write("glpat-revoked\n")
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        status, body = d.get("/healthz")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["status"], "ok")
+        m = d.metrics()
+        self.assertIn(("semver_tagger_up", ()), m)
+        self.assertIn(("semver_tagger_cycle_duration_seconds_count",
+                       (("project", p.path),)), m)
+        self.assertGreater(d.metric("semver_tagger_api_requests_total",
+                                    project=p.path), 0)
+        self.assertGreater(d.metric(
+            "semver_tagger_last_success_timestamp_seconds",
+            project=p.path), 0)
+        # a project whose token is refused: 503 naming it
+        d.stop()
+        d2 = self.daemon([p, ("group/app2", {"project": p.path,
+                                             "token_file": bad_token})])
+        wait_for(lambda: d2.get("/healthz")[0] == 503,
+                 what="/healthz to turn 503")
+        body = json.loads(d2.get("/healthz")[1])
+        self.assertEqual(body["status"], "unhealthy")
+        self.assertEqual([x["project"] for x in body["problems"]],
+                         ["group/app2"])
+        self.assertIn("auth", body["problems"][0]["reason"])
+        self.assertEqual(d2.metric("semver_tagger_cycle_errors_total",
+                                   project="group/app2", **{"class": "auth"}),
+                         1)
+
+
+class Signals(DaemonTest):
+    def test_sighup_good_and_bad_config(self):
+        a = Project(self.standin)
+        b = Project(self.standin, path="group/b")
+        d = self.daemon([a])
+        wait_for(lambda: d.cycles(a.path) >= 1, what="the first cycle")
+        d.write_config([a, b])
+        d.kill(signal.SIGHUP)
+        wait_for(lambda: d.find_log("configuration reloaded: 2 projects"),
+                 what="the reload")
+        mr = b.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(d.send(b, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: b.tags() == ["0.1.0"], what="b's release")
+        # a broken file: rejected, the running configuration kept
+        d.write_config(None, raw="[global]\npoll_interval = soon\n")
+        d.kill(signal.SIGHUP)
+        wait_for(lambda: d.find_log("reload failed"), what="the rejection")
+        self.assertIn("poll_interval", d.find_log("reload failed")[0])
+        self.assertIsNone(d.proc.poll())
+        mr = a.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(d.send(a, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: a.tags() == ["0.0.1"], what="a's release")
+        self.assertEqual(d.metric("semver_tagger_config_reloads_total",
+                                  result="ok"), 1)
+        self.assertEqual(d.metric("semver_tagger_config_reloads_total",
+                                  result="failed"), 1)
+        self.assertEqual(d.metric("semver_tagger_projects"), 2)
+
+    def test_sigterm_during_a_cycle_exits_within_10s(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        # the next listing hangs for a minute
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": "GET /api/v4/projects/:id/merge_requests",
+            "mode": "delay", "delay_ms": 60000, "count": 10})
+        mr = p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(d.send(p, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: d.metric("semver_tagger_cycle_running",
+                                  project=p.path) == 1, what="the cycle")
+        code, took = d.stop(signal.SIGTERM)
+        self.assertEqual(code, 0, d.logs())
+        self.assertLess(took, 10.0)
+        self.assertTrue(d.find_log("abandoned"), d.logs())
+        self.assertTrue(d.find_log("stopped"))
+
+    def test_sd_notify_ready_watchdog_stopping(self):
+        sock_path = os.path.join(self.tmp, "notify.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(sock_path)
+        ns.settimeout(30)
+        self.addCleanup(ns.close)
+        p = Project(self.standin)
+        d = self.daemon([p], start=False, extra_env={
+            "NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"})
+        d.start()
+        seen = []
+
+        def until(word):
+            while True:
+                msg = ns.recv(4096).decode()
+                seen.append(msg)
+                if word in msg.split("\n"):
+                    return msg
+        ready = until("READY=1")
+        self.assertIn("STATUS=1 project, webhooks on port %d" % d.port,
+                      ready)
+        until("WATCHDOG=1")
+        d.kill(signal.SIGTERM)
+        until("STOPPING=1")
+        d.proc.wait(timeout=10)
+        self.assertEqual(d.proc.returncode, 0)
+
+    def test_socket_activation(self):
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(16)
+        self.addCleanup(ls.close)
+        p = Project(self.standin)
+        d = self.daemon([p], start=False, listen="socket")
+        fd = ls.fileno()
+        # what systemd does: the socket as fd 3, LISTEN_PID = our pid
+        cmd = [sys.executable, "-c",
+               "import os, sys; os.dup2(int(sys.argv[1]), 3); "
+               "os.environ.update(LISTEN_PID=str(os.getpid()), "
+               "LISTEN_FDS='1'); os.execv(sys.argv[2], sys.argv[2:])",
+               str(fd), binary(), "-c", d.conf]
+        d.start(cmd=cmd, pass_fds=(fd,))
+        self.assertEqual(d.port, ls.getsockname()[1])
+        self.assertTrue(d.find_log("socket systemd passed"))
+        status, body = d.get("/healthz")
+        self.assertIn(status, (200, 503))
+        mr = p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(d.send(p, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: p.tags() == ["0.1.0"], what="the release")
+
+
+class Usage(unittest.TestCase):
+    def test_missing_config_is_a_config_error(self):
+        r = subprocess.run([binary(), "-c", "/nonexistent/semver.conf"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("/nonexistent/semver.conf", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
