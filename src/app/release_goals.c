@@ -332,6 +332,7 @@ static int branch_goal(struct engine *e, struct engine_head *h,
 
 	if (gitrepo_oid_is_zero(&h->head)) {
 		h->head = k->commit;
+		hex(&h->head, g->commit);
 		snprintf(g->action, sizeof(g->action), "created");
 		return ST_OK;
 	}
@@ -346,6 +347,8 @@ static int branch_goal(struct engine *e, struct engine_head *h,
 		.spec = &e->spec, .branch_version = version, .who = &e->who,
 	};
 	rc = gitrepo_merge(e->repo, &req, &h->head, &kind, err);
+	if (rc == 0)
+		hex(&h->head, g->commit);
 	if (rc == 0)
 		snprintf(g->action, sizeof(g->action), "%s",
 			 kind == GITREPO_MERGE_FAST_FORWARD ? "fast-forwarded"
@@ -430,6 +433,8 @@ static int prep_goal(struct engine *e, struct engine_head *h,
 		g->state = GOAL_STATE_ACHIEVED;
 	else if (rc == 0)
 		snprintf(g->action, sizeof(g->action), "committed");
+	if (rc == 0)
+		hex(&h->head, g->commit);
 	return rc;
 }
 
@@ -504,7 +509,8 @@ static void settle_goal(struct engine *e, struct release_goal_report *g)
 			h = &e->heads[i];
 	if (!h)
 		return;
-	hex(&h->head, g->commit);
+	if (!g->commit[0])
+		hex(&h->head, g->commit);
 	if (g->state != GOAL_STATE_PLANNED || e->o->dry_run)
 		return;
 	if (h->push_rc == 0) {
