@@ -77,11 +77,13 @@ static int tags_index_releases(struct gitrepo_tags *t, struct st_error *err)
 	t->releases = calloc(t->nall ? t->nall : 1, sizeof(*t->releases));
 	if (!t->releases)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
-	qsort(t->all, t->nall, sizeof(*t->all), tag_cmp_name);
+	if (t->nall > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(t->all, t->nall, sizeof(*t->all), tag_cmp_name);
 	for (size_t i = 0; i < t->nall; i++)
 		if (t->all[i].is_release)
 			t->releases[n++] = &t->all[i];
-	qsort(t->releases, n, sizeof(*t->releases), tag_cmp_ver);
+	if (n > 1)
+		qsort(t->releases, n, sizeof(*t->releases), tag_cmp_ver);
 	t->nreleases = n;
 	return 0;
 }
@@ -286,7 +288,8 @@ static int read_release_branches(struct gitrepo *repo, const char *prefix,
 		return rc < 0 && !(err && err->code)
 			       ? gitrepo__git_error(err, rc, "list branches")
 			       : rc;
-	qsort(b->release, b->nrelease, sizeof(*b->release), branch_cmp);
+	if (b->nrelease > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(b->release, b->nrelease, sizeof(*b->release), branch_cmp);
 	return 0;
 }
 
