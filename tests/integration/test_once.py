@@ -294,6 +294,26 @@ class BuildSystems(OnceTest):
                       p.show("main", "pom.xml"))
 
 
+class MergeConflicts(OnceTest):
+    def test_conflict_outside_version_files_fails_that_branch_only(self):
+        p = Project(self.standin, files={"README.md": "one\n"})
+        p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(self.run_once(p, STABLE_RELEASE="1").code, 0)
+        # Someone commits straight to the latest minor branch ...
+        p.commit("release/1.0", {"README.md": "hotfix\n"})
+        stuck = p.heads()["release/1.0"]
+        # ... and main changes the same line.
+        p.mr("Reword", ["ImpactPatch"], files={"README.md": "two\n"})
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_DATAERR, r.err)
+        self.assertIn("1.0.1", p.tags())  # the tag stands
+        tag = p.refs()["refs/tags/1.0.1"]
+        self.assertEqual(p.heads()["release/1"], tag)  # other goals ran
+        self.assertEqual(p.heads()["release/1.0"], stuck)
+        self.assertIn("release/1.0", r.err)
+        self.assertIn("README.md", r.err)
+
+
 class Safety(OnceTest):
     def test_dry_run_changes_nothing(self):
         p = Project(self.standin)
