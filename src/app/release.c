@@ -123,6 +123,36 @@ static int setup_project(struct engine *e, struct st_error *err)
 	return ST_OK;
 }
 
+static int mr_commit_cmp(const void *a, const void *b)
+{
+	const struct mr_commit *x = a, *y = b;
+	int c = memcmp(x->id.id, y->id.id, sizeof(x->id.id));
+
+	return c ? c : (x->mr > y->mr) - (x->mr < y->mr);
+}
+
+/* Every MR's commit, parsed once and sorted: a branch then costs a lookup
+ * per new commit instead of a parse per MR (projects have thousands of
+ * MRs and hundreds of release branches). */
+static int index_mr_commits(struct engine *e, struct st_error *err)
+{
+	e->mr_commits = calloc(e->mrs.len + 1, sizeof(*e->mr_commits));
+	if (!e->mr_commits)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	for (size_t i = 0; i < e->mrs.len; i++) {
+		const char *c = e->mrs.items[i].commit;
+		struct mr_commit *m = &e->mr_commits[e->n_mr_commits];
+
+		if (c && gitrepo_oid_fromhex(c, &m->id) == 0) {
+			m->mr = i;
+			e->n_mr_commits++;
+		}
+	}
+	qsort(e->mr_commits, e->n_mr_commits, sizeof(*e->mr_commits),
+	      mr_commit_cmp);
+	return ST_OK;
+}
+
 static int list_mrs(struct engine *e, struct st_error *err)
 {
 	struct forge_list_result res;
@@ -135,7 +165,7 @@ static int list_mrs(struct engine *e, struct st_error *err)
 	rc = forge_merged_mrs(e->forge, cache, &e->mrs, &res, err);
 	if (res.warning)
 		engine_warn(e, "%s", res.warning_msg);
-	return rc;
+	return rc ? rc : index_mr_commits(e, err);
 }
 
 static int setup_mirror(struct engine *e, struct st_error *err)
@@ -229,6 +259,54 @@ static int add_mr_report(struct release_branch_report *br,
 	return m->title && m->web_url && m->author ? ST_OK : ST_ENOMEM;
 }
 
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The first entry of e->mr_commits with commit id (or the end). */
+static size_t mr_commit_lower(const struct engine *e,
+			      const struct gitrepo_oid *id)
+{
+	size_t lo = 0, hi = e->n_mr_commits;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(e->mr_commits[mid].id.id, id->id,
+			   sizeof(id->id)) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Indexes into e->mrs of the MRs whose commit is in set, ascending; from
+ * whichever side is smaller: the new commits or the MRs. */
+static size_t mrs_in_set(const struct engine *e,
+			 const struct gitrepo_commitset *set, size_t *hits)
+{
+	struct gitrepo_oid id;
+	size_t n = 0, pos = 0;
+
+	if (gitrepo_commitset_count(set) > e->n_mr_commits / 16) {
+		for (size_t i = 0; i < e->n_mr_commits; i++)
+			if (gitrepo_commitset_has(set, &e->mr_commits[i].id))
+				hits[n++] = e->mr_commits[i].mr;
+	} else {
+		while (gitrepo_commitset_next(set, &pos, &id))
+			for (size_t i = mr_commit_lower(e, &id);
+			     i < e->n_mr_commits &&
+			     gitrepo_oid_equal(&e->mr_commits[i].id, &id); i++)
+				hits[n++] = e->mr_commits[i].mr;
+	}
+	qsort(hits, n, sizeof(*hits), size_cmp);
+	return n;
+}
+
 /* SPEC §2: the merged MRs whose commit is reachable from head and not
  * from since. A commit missing from the mirror is not reachable. */
 static int find_new_mrs(struct engine *e, const struct gitrepo_oid *head,
@@ -238,21 +316,21 @@ static int find_new_mrs(struct engine *e, const struct gitrepo_oid *head,
 {
 	struct gitrepo_commitset *set = NULL;
 	int rc = gitrepo_new_commits(e->repo, head, since, &set, err);
+	size_t *hits = NULL, nhits = 0;
 
 	out->v = NULL;
 	out->n = 0;
 	if (rc)
 		return rc;
-	out->v = calloc(e->mrs.len + 1, sizeof(*out->v));
-	if (!out->v)
+	out->v = calloc(e->n_mr_commits + 1, sizeof(*out->v));
+	hits = calloc(e->n_mr_commits + 1, sizeof(*hits));
+	if (!out->v || !hits)
 		rc = st_error_set(err, ST_ENOMEM, "out of memory");
-	for (size_t i = 0; rc == 0 && i < e->mrs.len; i++) {
-		const struct forge_mr *mr = &e->mrs.items[i];
-		struct gitrepo_oid id;
+	else
+		nhits = mrs_in_set(e, set, hits);
+	for (size_t h = 0; rc == 0 && h < nhits; h++) {
+		const struct forge_mr *mr = &e->mrs.items[hits[h]];
 
-		if (!mr->commit || gitrepo_oid_fromhex(mr->commit, &id) != 0 ||
-		    !gitrepo_commitset_has(set, &id))
-			continue;
 		out->v[out->n++] = (struct policy_mr){
 			.iid = (uint64_t)mr->iid,
 			.title = mr->title,
@@ -263,6 +341,7 @@ static int find_new_mrs(struct engine *e, const struct gitrepo_oid *head,
 		if (add_mr_report(br, mr) != 0)
 			rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	}
+	free(hits);
 	gitrepo_commitset_free(set);
 	return rc;
 }
@@ -433,6 +512,7 @@ static void engine_release(struct engine *e)
 	gitrepo_branches_release(&e->branches);
 	free(e->known);
 	free(e->heads);
+	free(e->mr_commits);
 	gitrepo_free(e->repo);
 	forge_mr_list_release(&e->mrs);
 	forge_project_release(&e->project);

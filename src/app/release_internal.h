@@ -16,6 +16,12 @@ struct known_release {
 	bool fresh;                /* tagged (or planned) by this run */
 };
 
+/* The commit of merged MR e->mrs.items[mr] (SPEC §2). */
+struct mr_commit {
+	struct gitrepo_oid id;
+	size_t mr;
+};
+
 /* A branch as the remote had it when planned, and what we will push. */
 struct engine_head {
 	char name[POLICY_NAME_MAX];
@@ -37,6 +43,9 @@ struct engine {
 	struct gitrepo *repo;
 	struct gitrepo_credentials cred;
 	struct forge_mr_list mrs;
+	/* MR commits parsed once per run, sorted by id (release.c) */
+	struct mr_commit *mr_commits;
+	size_t n_mr_commits;
 	struct versionfile_spec spec;
 	struct gitrepo_identity who;
 	struct policy_settings settings;
