@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The MR cache file: a header line with the body's length and an FNV-1a
- * checksum, then JSON. The checksum catches the damage JSON parsing cannot
+ * The MR cache file: a header line with the body's length and a 64-bit
+ * checksum (gitlab_cache_checksum), then JSON (read by
+ * gitlab_cache_read.c). The checksum catches the damage JSON parsing cannot
  * (a flipped byte inside a title still parses); any mismatch makes the
  * caller list everything again instead of planning from bad facts.
  */
@@ -16,7 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CACHE_MAGIC "semver-tagger-mr-cache 1 "
+#define CACHE_MAGIC "semver-tagger-mr-cache 2 "
+/* Format 1 (FNV-1a checksum): not read any more, rebuilt without a
+ * warning, like a missing file. */
+#define CACHE_MAGIC_OLD "semver-tagger-mr-cache 1 "
 #define CACHE_MAX ((size_t)256 << 20)
 
 void gitlab_cache_init(struct gitlab_cache *c)
@@ -36,14 +40,48 @@ void gitlab_cache_release(struct gitlab_cache *c)
 	gitlab_cache_init(c);
 }
 
-static uint64_t fnv1a64(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
+#define K1 0x9E3779B97F4A7C15ULL
+#define K2 0xC2B2AE3D27D4EB4FULL
+#define K3 0x165667B19E3779F9ULL
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
+static uint64_t rotl64(uint64_t x, unsigned r)
+{
+	return x << r | x >> (64 - r);
+}
+
+/* For a fixed lane value a bijection of w, and for a fixed w a bijection
+ * of the lane value: one word changed, the lane's value changed. */
+static uint64_t lane(uint64_t v, uint64_t w)
+{
+	return rotl64(v ^ (w * K1), 31) * K2;
+}
+
+static uint64_t word_le(const unsigned char *b, size_t n)
+{
+	uint64_t w = 0;
+
+	for (size_t i = n; i-- > 0;)
+		w = w << 8 | b[i];
+	return w;
+}
+
+uint64_t gitlab_cache_checksum(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t v[4] = { K3, 2 * K3, 3 * K3, 4 * K3 }, h = (uint64_t)n;
+	size_t i = 0, k = 0;
+
+	for (; n - i >= 32; i += 32)
+		for (int j = 0; j < 4; j++)
+			v[j] = lane(v[j], word_le(p + i + 8 * j, 8));
+	for (; i < n; i += 8, k++)
+		v[k % 4] = lane(v[k % 4], word_le(p + i, n - i < 8 ? n - i : 8));
+	/* each step a bijection of h: one lane changed, h changed */
+	for (int j = 0; j < 4; j++)
+		h = rotl64(h ^ v[j], 27) * K1 + K3;
+	h ^= h >> 33;
+	h *= K2;
+	h ^= h >> 29;
 	return h;
 }
 
@@ -170,7 +208,8 @@ int gitlab_cache_save(const char *path, const struct gitlab_cache *c,
 				    "memory", path);
 	snprintf(head, sizeof(head), CACHE_MAGIC "%zu %016llx\n",
 		 strlen(body),
-		 (unsigned long long)fnv1a64(body, strlen(body)));
+		 (unsigned long long)gitlab_cache_checksum(body,
+							    strlen(body)));
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (write_file(tmp, head, body) != 0 || rename(tmp, path) != 0 ||
 	    sync_dir(path) != 0) {
@@ -185,11 +224,19 @@ int gitlab_cache_save(const char *path, const struct gitlab_cache *c,
 
 /* --- reading ---------------------------------------------------------- */
 
-static int read_file(const char *path, struct strbuf *sb, struct st_error *err)
+/* The whole file into one buffer sized from fstat (a 4 MB cache is read
+ * with one allocation and no copies); at most CACHE_MAX bytes. */
+struct file_buf {
+	char *buf;
+	size_t len;
+};
+
+static int read_file(const char *path, struct file_buf *fb,
+		     struct st_error *err)
 {
 	/* O_NOFOLLOW: a symlink planted in the state directory is refused. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char buf[65536];
+	size_t cap;
 	struct stat st;
 	ssize_t n;
 
@@ -202,25 +249,44 @@ static int read_file(const char *path, struct strbuf *sb, struct st_error *err)
 		return st_error_set(err, ST_EIO, "MR cache %s: not a regular "
 				    "file", path);
 	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+	if ((uint64_t)st.st_size > CACHE_MAX) {
+		close(fd);
+		return st_error_set(err, ST_ETOOBIG, "MR cache %s: too large",
+				    path);
+	}
+	/* one byte more than the size: a file that grew is noticed */
+	cap = (size_t)st.st_size + 1;
+	fb->buf = malloc(cap + 1);
+	fb->len = 0;
+	if (!fb->buf) {
+		close(fd);
+		return st_error_set(err, ST_ENOMEM, "MR cache %s: out of "
+				    "memory", path);
+	}
+	while (fb->len < cap &&
+	       (n = read(fd, fb->buf + fb->len, cap - fb->len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || strbuf_add(sb, buf, (size_t)n) != 0) {
+		if (n < 0) {
 			close(fd);
-			return st_error_set(err, n < 0 ? ST_EIO : ST_ETOOBIG,
-					    "MR cache %s: %s", path, n < 0 ?
-					    "read error" : "too large");
+			return st_error_set(err, ST_EIO, "MR cache %s: read "
+					    "error", path);
 		}
+		fb->len += (size_t)n;
 	}
 	close(fd);
+	if (fb->len == cap)
+		return st_error_set(err, ST_EIO, "MR cache %s: changed while "
+				    "read", path);
+	fb->buf[fb->len] = '\0';
 	return ST_OK;
 }
 
 /* The header: magic, body length, checksum. *body set on success. */
-static int check_header(const struct strbuf *sb, const char *path,
+static int check_header(const struct file_buf *sb, const char *path,
 			const char **body, struct st_error *err)
 {
-	const char *p = strbuf_str(sb), *nl = memchr(p, '\n', sb->len);
+	const char *p = sb->buf, *nl = memchr(p, '\n', sb->len);
 	const char *sp;
 	uint64_t len, sum;
 	size_t ml = strlen(CACHE_MAGIC);
@@ -247,151 +313,41 @@ static int check_header(const struct strbuf *sb, const char *path,
 	if (len != sb->len - (size_t)(nl + 1 - sb->buf))
 		return st_error_set(err, ST_EINVAL, "MR cache %s: truncated or "
 				    "extended (length mismatch)", path);
-	if (fnv1a64(nl + 1, len) != sum)
+	if (gitlab_cache_checksum(nl + 1, len) != sum)
 		return st_error_set(err, ST_EINVAL, "MR cache %s: checksum "
 				    "mismatch", path);
 	*body = nl + 1;
 	return ST_OK;
 }
 
-static int cache_labels(const cJSON *o, const struct json_where *w,
-			struct forge_mr *m, struct st_error *err)
-{
-	const cJSON *arr = NULL, *it;
-	int n, rc = json_get_array(o, "labels", JSON_REQUIRED | JSON_NOT_NULL,
-				   w, &arr, err);
-
-	if (rc || (n = cJSON_GetArraySize(arr)) == 0)
-		return rc;
-	if (!(m->labels = calloc((size_t)n, sizeof(char *))))
-		return st_error_set(err, ST_ENOMEM, "%s: out of memory",
-				    w->what);
-	cJSON_ArrayForEach(it, arr) {
-		if (!cJSON_IsString(it))
-			return st_error_set(err, ST_EINVAL, "%s: %s.labels: "
-					    "expected strings", w->what,
-					    w->prefix);
-		if (!(m->labels[m->n_labels] = strdup(it->valuestring)))
-			return st_error_set(err, ST_ENOMEM, "%s: out of "
-					    "memory", w->what);
-		m->n_labels++;
-	}
-	return ST_OK;
-}
-
-static int cache_mr(const cJSON *o, const struct json_where *w,
-		    struct forge_mr *m, struct st_error *err)
-{
-	struct { const char *k; char **dst; unsigned flags; } f[] = {
-		{"title", &m->title, JSON_NOT_NULL},
-		{"web_url", &m->web_url, 0},
-		{"source_branch", &m->source_branch, 0},
-		{"target_branch", &m->target_branch, JSON_NOT_NULL},
-		{"author_username", &m->author_username, 0},
-		{"author_name", &m->author_name, 0},
-		{"merged_at", &m->merged_at, 0},
-		{"updated_at", &m->updated_at, JSON_NOT_NULL},
-		{"head_sha", &m->head_sha, 0},
-		{"commit", &m->commit, 0},
-	};
-	int rc = json_get_int(o, "iid", JSON_REQUIRED | JSON_NOT_NULL, 1,
-			      JSON_INT_MAX, w, &m->iid, err);
-
-	for (size_t i = 0; !rc && i < sizeof(f) / sizeof(f[0]); i++) {
-		const char *s = NULL;
-
-		rc = json_get_str(o, f[i].k, JSON_REQUIRED | f[i].flags, w, &s,
-				  err);
-		if (!rc && gitlab_dup(f[i].dst, s))
-			rc = st_error_set(err, ST_ENOMEM, "%s: out of memory",
-					  w->what);
-	}
-	if (!rc)
-		rc = cache_labels(o, w, m, err);
-	return rc;
-}
-
-static int cache_mrs(const cJSON *arr, const char *what,
-		     struct forge_mr_list *l, struct st_error *err)
-{
-	const cJSON *it;
-	int rc = 0;
-
-	cJSON_ArrayForEach(it, arr) {
-		char prefix[40];
-		struct json_where w = {what, prefix};
-		struct forge_mr *m = forge_mr_list_push(l);
-
-		snprintf(prefix, sizeof(prefix), "mrs[%zu]", l->len - 1);
-		if (!m)
-			return st_error_set(err, ST_ENOMEM, "%s: out of memory",
-					    what);
-		rc = cache_mr(it, &w, m, err);
-		/* Written sorted by iid; anything else is not our file. */
-		if (!rc && l->len > 1 && m[-1].iid >= m->iid)
-			rc = st_error_set(err, ST_EINVAL, "%s: %s: iids out of "
-					  "order", what, prefix);
-		if (rc)
-			return rc;
-	}
-	return ST_OK;
-}
-
-static int cache_from_json(const cJSON *root, const char *what,
-			   const char *api_url, const char *project,
-			   struct gitlab_cache *c, struct st_error *err)
-{
-	struct json_where w = {what, ""};
-	const unsigned req = JSON_REQUIRED | JSON_NOT_NULL;
-	const char *url = NULL, *proj = NULL;
-	const cJSON *mrs = NULL;
-	int rc = json_get_str(root, "api_url", req, &w, &url, err);
-
-	if (!rc)
-		rc = json_get_str(root, "project", req, &w, &proj, err);
-	if (!rc && (strcmp(url, api_url) != 0 || strcmp(proj, project) != 0))
-		rc = st_error_set(err, ST_EINVAL, "%s: written for project %s "
-				  "at %s, not this one", what, proj, url);
-	if (!rc)
-		rc = json_get_int(root, "cursor_ms", req, -1, JSON_INT_MAX, &w,
-				  &c->cursor_ms, err);
-	if (!rc)
-		rc = json_get_int(root, "full_at", req, 0, JSON_INT_MAX, &w,
-				  &c->full_at, err);
-	if (!rc)
-		rc = json_get_array(root, "mrs", req, &w, &mrs, err);
-	if (!rc)
-		rc = cache_mrs(mrs, what, &c->mrs, err);
-	if (!rc && (gitlab_dup(&c->api_url, url) ||
-		    gitlab_dup(&c->project, proj)))
-		rc = st_error_set(err, ST_ENOMEM, "%s: out of memory", what);
-	return rc;
-}
-
 int gitlab_cache_load(const char *path, const char *api_url,
 		      const char *project, struct gitlab_cache *out,
 		      struct st_error *err)
 {
-	struct strbuf sb;
+	struct file_buf sb = { NULL, 0 };
 	struct gitlab_cache c;
 	const char *body = NULL;
-	cJSON *root = NULL;
 	char what[4200];
 	int rc;
 
 	snprintf(what, sizeof(what), "MR cache %s", path);
-	strbuf_init(&sb, CACHE_MAX);
 	gitlab_cache_init(&c);
 	rc = read_file(path, &sb, err);
+	if (!rc && sb.len >= strlen(CACHE_MAGIC_OLD) &&
+	    memcmp(sb.buf, CACHE_MAGIC_OLD, strlen(CACHE_MAGIC_OLD)) == 0)
+		rc = st_error_set(err, ST_ENOTFOUND, "MR cache %s: older "
+				  "format, rebuilt", path);
 	if (!rc)
 		rc = check_header(&sb, path, &body, err);
 	if (!rc)
-		rc = json_parse(body, sb.len - (size_t)(body - sb.buf), what,
-				&root, err);
-	if (!rc)
-		rc = cache_from_json(root, what, api_url, project, &c, err);
-	cJSON_Delete(root);
-	strbuf_release(&sb);
+		rc = gitlab_cache_parse(body, sb.len - (size_t)(body - sb.buf),
+					what, &c, err);
+	if (!rc && (strcmp(c.api_url, api_url) != 0 ||
+		    strcmp(c.project, project) != 0))
+		rc = st_error_set(err, ST_EINVAL, "%s: written for project %s "
+				  "at %s, not this one", what, c.project,
+				  c.api_url);
+	free(sb.buf);
 	if (rc) {
 		gitlab_cache_release(&c);
 		return rc;

@@ -76,6 +76,11 @@ int gitlab_create_release(void *impl, const struct forge_release *rel,
 int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 			     enum forge_outcome *out, struct st_error *err);
 
+/* The MR cache body (JSON, gitlab_cache_read.c) into c (initialised by
+ * the caller; partly filled on error). what names the file in errors. */
+int gitlab_cache_parse(const char *body, size_t len, const char *what,
+		       struct gitlab_cache *c, struct st_error *err);
+
 /* 1 when s is a full hex object id (40 or 64 hex digits). */
 int gitlab_sha_valid(const char *s);
 

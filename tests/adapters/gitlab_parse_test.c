@@ -368,6 +368,22 @@ START_TEST(test_cache_corruption_matrix)
 }
 END_TEST
 
+/* A cache file around body, with a valid header of format 2. */
+static void write_cache_body(const char *path, const char *body)
+{
+	char *text = malloc(strlen(body) + 128);
+	int n;
+
+	ck_assert_ptr_nonnull(text);
+	n = snprintf(text, strlen(body) + 128,
+		     "semver-tagger-mr-cache 2 %zu %016llx\n%s", strlen(body),
+		     (unsigned long long)gitlab_cache_checksum(body,
+							       strlen(body)),
+		     body);
+	write_bytes(path, text, (size_t)n);
+	free(text);
+}
+
 START_TEST(test_cache_valid_checksum_wrong_schema)
 {
 	static const char body[] = "{\"api_url\":\"https://gl.example/api/v4\","
@@ -375,20 +391,193 @@ START_TEST(test_cache_valid_checksum_wrong_schema)
 		"\"mrs\":[{\"iid\":1}]}";
 	struct gitlab_cache back;
 	struct st_error err;
-	char path[300], text[512];
-	uint64_t h = 0xcbf29ce484222325ULL;
+	char path[300];
 
 	make_tmpdir();
 	snprintf(path, sizeof(path), "%s/mrs.cache", tmpdir);
-	for (size_t i = 0; i < strlen(body); i++)
-		h = (h ^ (unsigned char)body[i]) * 0x100000001b3ULL;
-	snprintf(text, sizeof(text), "semver-tagger-mr-cache 1 %zu %016llx\n%s",
-		 strlen(body), (unsigned long long)h, body);
-	write_bytes(path, text, strlen(text));
+	write_cache_body(path, body);
 	gitlab_cache_init(&back);
 	ck_assert_int_eq(load(path, &back, &err), ST_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "mrs[0]"));
 	remove_tmpdir();
+}
+END_TEST
+
+#define HEAD_IN "\"api_url\":\"https://gl.example/api/v4\",\"project\":" \
+	"\"g/app\",\"cursor_ms\":-1,\"full_at\":0,\"mrs\":"
+#define HEAD_OK "{" HEAD_IN
+#define MR_FIELDS "\"title\":\"t\",\"web_url\":null,\"source_branch\":null," \
+	"\"target_branch\":\"main\",\"author_username\":null,"            \
+	"\"author_name\":null,\"merged_at\":null,"                        \
+	"\"updated_at\":\"2026-01-01T00:00:00.000Z\",\"head_sha\":null,"  \
+	"\"commit\":null,\"labels\":[]"
+
+/* The cache reader (gitlab_cache_read.c): JSON the writer could have
+ * produced loads; JSON that is invalid or off-schema is ST_EINVAL naming
+ * the place, even under a valid checksum. */
+START_TEST(test_cache_reader)
+{
+	static const struct {
+		const char *body;
+		int rc;
+		const char *msg; /* expected in err.msg (rc != 0) */
+	} cases[] = {
+		{ HEAD_OK "[]}", 0, NULL },
+		{ " \n" HEAD_OK " [ ] } \t", 0, NULL },
+		{ HEAD_OK "[{\"iid\":1," MR_FIELDS "}]}", 0, NULL },
+		/* unknown keys (any value) are skipped, key order is free */
+		{ "{\"x\":{\"a\":[1,2.5e3,true,null,\"\\u00e9\"]}," HEAD_IN
+		  "[{\"zz\":[[{}]]," MR_FIELDS ",\"iid\":7}],\"y\":-0.5}", 0,
+		  NULL },
+		{ HEAD_OK "[{\"iid\":1e0," MR_FIELDS "}]}", 0, NULL },
+		{ "", ST_EINVAL, "empty body" },
+		{ "[]", ST_EINVAL, "expected an object" },
+		{ HEAD_OK "[]", ST_EINVAL, "not valid JSON" },
+		{ HEAD_OK "[]} x", ST_EINVAL, "trailing bytes" },
+		{ HEAD_OK "[]}}", ST_EINVAL, "trailing bytes" },
+		{ "{\"api_url\":\"https://gl.example/api/v4\",\"project\":"
+		  "\"g/app\",\"cursor_ms\":-1,\"mrs\":[]}", ST_EINVAL,
+		  "full_at: missing" },
+		{ HEAD_OK "[],\"mrs\":[]}", ST_EINVAL, "duplicate" },
+		{ HEAD_OK "[{\"iid\":1.5," MR_FIELDS "}]}", ST_EINVAL,
+		  "mrs[0].iid: 1.5 is not an integer" },
+		{ HEAD_OK "[{\"iid\":0," MR_FIELDS "}]}", ST_EINVAL,
+		  "mrs[0].iid" },
+		{ HEAD_OK "[{\"iid\":\"1\"," MR_FIELDS "}]}", ST_EINVAL,
+		  "mrs[0].iid: expected an integer, got string" },
+		{ HEAD_OK "[{\"iid\":1," MR_FIELDS ",\"x\":01}]}", ST_EINVAL,
+		  "not valid JSON" },
+		{ HEAD_OK "[{\"iid\":1," MR_FIELDS ",\"title\":\"u\"}]}",
+		  ST_EINVAL, "mrs[0].title: duplicate" },
+		{ HEAD_OK "[{\"iid\":2," MR_FIELDS "},{\"iid\":1," MR_FIELDS
+		  "}]}", ST_EINVAL, "mrs[1]: iids out of order" },
+		{ HEAD_OK "[{\"iid\":1,\"title\":null}]}", ST_EINVAL,
+		  "mrs[0].title: null" },
+		{ HEAD_OK "[{\"iid\":1,\"labels\":[1]}]}", ST_EINVAL,
+		  "mrs[0].labels: expected strings" },
+		{ HEAD_OK "[{\"iid\":1,\"web_url\":5}]}", ST_EINVAL,
+		  "mrs[0].web_url: expected a string, got number" },
+		{ HEAD_OK "[{\"iid\":1}]}", ST_EINVAL, "mrs[0].title: missing" },
+		{ HEAD_OK "[7]}", ST_EINVAL, "mrs[0]: expected an object" },
+		{ HEAD_OK "{}}", ST_EINVAL, "mrs: expected an array" },
+		{ HEAD_OK "[{\"iid\":1," MR_FIELDS ",\"zz\":\"a\nb\"}]}",
+		  ST_EINVAL, "not valid JSON" },
+		{ HEAD_OK "[{\"iid\":1,\"title\":\"\\u0000\"}]}", ST_EINVAL,
+		  "not valid JSON" },
+		{ HEAD_OK "[{\"iid\":1,\"title\":\"\\ud800\"}]}", ST_EINVAL,
+		  "not valid JSON" },
+		{ HEAD_OK "[{\"iid\":1,\"title\":\"\\x\"}]}", ST_EINVAL,
+		  "not valid JSON" },
+		{ HEAD_OK "[{\"iid\":1,\"title\":\"abc", ST_EINVAL,
+		  "not valid JSON" },
+		{ "{\"a\":" "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		  "[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		  "]]]]]]]]]]]]]]]]]]]]]]]}", ST_EINVAL, "nested deeper" },
+	};
+	struct gitlab_cache back;
+	struct st_error err;
+	char path[300];
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/mrs.cache", tmpdir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		write_cache_body(path, cases[i].body);
+		gitlab_cache_init(&back);
+		rc = load(path, &back, &err);
+		ck_assert_msg(rc == cases[i].rc, "case %zu: rc %d (%s)", i, rc,
+			      err.msg);
+		if (cases[i].msg)
+			ck_assert_msg(strstr(err.msg, cases[i].msg),
+				      "case %zu: message \"%s\"", i, err.msg);
+		else
+			ck_assert_ptr_null(rc ? NULL : strstr(err.msg, "x"));
+		gitlab_cache_release(&back);
+	}
+	remove_tmpdir();
+}
+END_TEST
+
+/* Strings survive save and load byte for byte: escapes, control
+ * characters, non-ASCII and astral characters, quick-action slashes. */
+START_TEST(test_cache_strings_round_trip)
+{
+	static const char *const titles[] = {
+		"quote \" backslash \\ slash /", "tab\tnew\nline\rcr\x01\x1f",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80", "/label ~x",
+		"", "\x7f del",
+	};
+	struct gitlab_cache c, back;
+	struct st_error err;
+	char path[300];
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/mrs.cache", tmpdir);
+	sample_cache(&c);
+	for (size_t i = 0; i < c.mrs.len && i < 6; i++) {
+		free(c.mrs.items[i].title);
+		c.mrs.items[i].title = strdup(titles[i]);
+	}
+	gitlab_cache_init(&back);
+	st_error_clear(&err);
+	ck_assert_int_eq(gitlab_cache_save(path, &c, &err), 0);
+	ck_assert_msg(load(path, &back, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(back.mrs.len, c.mrs.len);
+	for (size_t i = 0; i < c.mrs.len; i++)
+		ck_assert(forge_mr_equal(&back.mrs.items[i], &c.mrs.items[i]));
+	gitlab_cache_release(&back);
+	gitlab_cache_release(&c);
+	/* An escaped astral character (a surrogate pair) decodes to UTF-8. */
+	write_cache_body(path, HEAD_OK "[{\"iid\":1," MR_FIELDS
+			 ",\"zz\":0}]}");
+	ck_assert_int_eq(load(path, &back, &err), 0);
+	gitlab_cache_release(&back);
+	write_cache_body(path, "{\"api_url\":\"https://gl.example/api/v4\","
+			 "\"project\":\"g/app\",\"cursor_ms\":-1,\"full_at\":0,"
+			 "\"mrs\":[{\"iid\":1,\"title\":\"\\ud83d\\ude80\\u00e9"
+			 "\\/\",\"web_url\":null,\"source_branch\":null,"
+			 "\"target_branch\":\"main\",\"author_username\":null,"
+			 "\"author_name\":null,\"merged_at\":null,\"updated_at\":"
+			 "\"x\",\"head_sha\":null,\"commit\":null,\"labels\":"
+			 "[\"a\\\"b\"]}]}");
+	ck_assert_msg(load(path, &back, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(back.mrs.items[0].title,
+			 "\xf0\x9f\x9a\x80\xc3\xa9/");
+	ck_assert_str_eq(back.mrs.items[0].labels[0], "a\"b");
+	gitlab_cache_release(&back);
+	remove_tmpdir();
+}
+END_TEST
+
+/* A cache of format 1 is not read: rebuilt like a missing one (no
+ * warning, no .corrupt file). Checksums catch every single-word change. */
+START_TEST(test_cache_old_format_and_checksum)
+{
+	struct gitlab_cache back;
+	struct st_error err;
+	char path[300], buf[64];
+	uint64_t base;
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/mrs.cache", tmpdir);
+	write_bytes(path, "semver-tagger-mr-cache 1 2 0000000000000000\n{}",
+		    47);
+	gitlab_cache_init(&back);
+	ck_assert_int_eq(load(path, &back, &err), ST_ENOTFOUND);
+	remove_tmpdir();
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)('a' + i % 26);
+	for (size_t n = 0; n <= sizeof(buf); n++) {
+		base = gitlab_cache_checksum(buf, n);
+		ck_assert(n == 0 || gitlab_cache_checksum(buf, n - 1) != base);
+		for (size_t i = 0; i < n; i++)
+			for (int bit = 0; bit < 8; bit++) {
+				buf[i] ^= (char)(1 << bit);
+				ck_assert(gitlab_cache_checksum(buf, n) != base);
+				buf[i] ^= (char)(1 << bit);
+			}
+	}
 }
 END_TEST
 
@@ -490,6 +679,9 @@ int main(void)
 	tcase_add_test(tc, test_cache_round_trip);
 	tcase_add_test(tc, test_cache_corruption_matrix);
 	tcase_add_test(tc, test_cache_valid_checksum_wrong_schema);
+	tcase_add_test(tc, test_cache_reader);
+	tcase_add_test(tc, test_cache_strings_round_trip);
+	tcase_add_test(tc, test_cache_old_format_and_checksum);
 	tcase_add_test(tc, test_secret_file);
 	tcase_add_test(tc, test_secret_env_and_credentials);
 	suite_add_tcase(s, tc);

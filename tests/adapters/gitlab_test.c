@@ -306,6 +306,7 @@ START_TEST(test_incremental_label_after_merge)
 	ck_assert_uint_eq(res.received, 1);
 	ck_assert_uint_eq(res.changed, 0);
 	ck_assert_uint_eq(l.len, 5);
+	ck_assert(!res.cache_saved); /* nothing new: the file is not rewritten */
 	log = requests_text();
 	/* newest updated_at (2025-01-05T00:00) minus the 300 s overlap */
 	ck_assert_ptr_nonnull(strstr(log, "updated_after=2025-01-04T23%3A55%3A"
@@ -316,15 +317,20 @@ START_TEST(test_incremental_label_after_merge)
 			    "labels", "{\"add\":[\"Impact::Major\"]}", 200));
 	cycle(f, &l, &res, 1);
 	ck_assert_uint_eq(res.changed, 1);
+	ck_assert(res.cache_saved);
 	ck_assert_uint_eq(l.len, 5);
 	m = forge_mr_list_find(&l, 2);
 	ck_assert_uint_eq(m->n_labels, 2);
 	ck_assert_str_eq(m->labels[0], "Impact::Major");
 	ck_assert_str_eq(m->merged_at, "2025-01-02T00:00:00.000Z");
-	/* And the new cursor makes the next cycle small again. */
+	/* And the new cursor makes the next cycle small again; the label
+	 * stays without the file being rewritten. */
 	cycle(f, &l, &res, 1);
 	ck_assert_uint_eq(res.received, 1);
 	ck_assert_uint_eq(res.changed, 0);
+	ck_assert(!res.cache_saved);
+	ck_assert_uint_eq(forge_mr_list_find(&l, 2)->n_labels, 2);
+	cycle(f, &l, &res, 1);
 	ck_assert_uint_eq(forge_mr_list_find(&l, 2)->n_labels, 2);
 	forge_mr_list_release(&l);
 	forge_free(f);

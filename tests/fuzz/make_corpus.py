@@ -155,16 +155,44 @@ VERSIONFILE = [
 ] + [vf(1, p) for p in BAD_POMS] + [vf(2, p) for p in BAD_POMS[:3]]
 
 
+def cache_checksum(raw):
+    """gitlab_cache_checksum() (src/adapters/gitlab_cache.c)."""
+    m = 0xffffffffffffffff
+    k1, k2, k3 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (64 - r))) & m
+
+    def lane(v, w):
+        return (rotl(v ^ ((w * k1) & m), 31) * k2) & m
+
+    v = [k3 & m, (2 * k3) & m, (3 * k3) & m, (4 * k3) & m]
+    n, i, k = len(raw), 0, 0
+    while n - i >= 32:
+        for j in range(4):
+            v[j] = lane(v[j], int.from_bytes(raw[i + 8 * j:i + 8 * j + 8],
+                                             "little"))
+        i += 32
+    while i < n:
+        v[k % 4] = lane(v[k % 4], int.from_bytes(raw[i:i + 8], "little"))
+        i += 8
+        k += 1
+    h = n
+    for j in range(4):
+        h = (rotl(h ^ v[j], 27) * k1 + k3) & m
+    h ^= h >> 33
+    h = (h * k2) & m
+    h ^= h >> 29
+    return h
+
+
 def cache_file(body, with_header):
     """Mode 1: JSON body (harness adds the header); mode 0: whole file."""
     raw = body.encode()
     if not with_header:
         return b"\x01" + raw
-    h = 0xcbf29ce484222325
-    for b in raw:
-        h ^= b
-        h = (h * 0x100000001b3) & 0xffffffffffffffff
-    head = "semver-tagger-mr-cache 1 %d %016x\n" % (len(raw), h)
+    head = "semver-tagger-mr-cache 2 %d %016x\n" % (len(raw),
+                                                     cache_checksum(raw))
     return b"\x00" + head.encode() + raw
 
 
