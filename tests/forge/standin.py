@@ -2338,6 +2338,15 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def get_request(self):
+        # Headers and body go out in two writes; with Nagle on, the body
+        # waits for the client's (delayed, up to 40 ms) ACK of the headers
+        # on every request after the first of a keep-alive connection.
+        # GitLab's nginx sets TCP_NODELAY; so does the stand-in.
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
+
 
 def main(argv=None):
     global VERBOSE
