@@ -343,6 +343,15 @@ class Signals(DaemonTest):
 
 
 class Usage(unittest.TestCase):
+    def test_example_config_is_valid(self):
+        src = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        path = os.path.join(src, "config", "semver-tagger.conf")
+        r = subprocess.run([binary(), "--check-config", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("2 projects", r.stdout)
+
     def test_missing_config_is_a_config_error(self):
         r = subprocess.run([binary(), "-c", "/nonexistent/semver.conf"],
                            capture_output=True, text=True, timeout=30)
