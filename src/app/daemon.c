@@ -514,6 +514,9 @@ static void log_problems(struct project_rt *rt, const cJSON *report,
 		log_warning("%s: %s", name, error);
 }
 
+static void refresh_open_mrs(struct daemon *d, struct project_rt *rt,
+			     const char *default_branch);
+
 static void reconcile(struct daemon *d, struct project_rt *rt,
 		      const char *why, struct sched_outcome *out)
 {
@@ -553,6 +556,8 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 		log_problems(rt, r.report, r.status, r.error);
 	}
 	out->releases = releases;
+	if (releases && !d->stopping)
+		refresh_open_mrs(d, rt, jstr(r.report, "default_branch"));
 	if (r.status == ST_OK || r.status == ST_EREFUSED ||
 	    r.status == ST_ECONFLICT) {
 		if (!r.report)
@@ -615,6 +620,100 @@ static struct mr_check *mr_check_from(const struct webhook_event *ev)
 		c->n_labels++;
 	}
 	return c;
+}
+
+static int make_forge(struct daemon *d, const struct project_rt *rt,
+		      struct forge **out, struct st_error *err)
+{
+	const struct config_project *p = rt->cfg;
+	struct gitlab_options g;
+
+	gitlab_options_default(&g);
+	g.api_url = p->api_url;
+	g.project = p->project;
+	g.token = rt->token.value;
+	g.token_kind = GITLAB_TOKEN_PRIVATE;
+	g.http.connect_timeout_ms = (long)p->connect_timeout * 1000;
+	g.http.timeout_ms = (long)p->total_timeout * 1000;
+	g.http.ca_file = p->ca_file;
+	g.http.ca_path = p->ca_dir;
+	g.http.cancel = &d->stopping;
+	return gitlab_forge_new(&g, out, err);
+}
+
+static struct mr_check *mr_check_from_forge(const struct forge_mr *mr)
+{
+	struct webhook_event ev;
+	struct mr_check *c;
+
+	webhook_event_init(&ev);
+	ev.iid = mr->iid;
+	ev.target_branch = mr->target_branch;
+	ev.source_branch = mr->source_branch;
+	ev.head_sha = mr->head_sha;
+	ev.title = mr->title;
+	ev.url = mr->web_url;
+	ev.labels = mr->labels;
+	ev.n_labels = mr->n_labels;
+	c = mr_check_from(&ev); /* copies; ev is borrowed, not released */
+	return c;
+}
+
+static bool released_from(const struct project_rt *rt, const char *branch,
+			  const char *default_branch)
+{
+	const char *prefix = rt->cfg->release_prefix;
+	size_t n = strlen(prefix);
+
+	if (!branch)
+		return false;
+	if (default_branch && strcmp(branch, default_branch) == 0)
+		return true;
+	return n && strncmp(branch, prefix, n) == 0 && branch[n];
+}
+
+/*
+ * A release changes what merging every open MR would release ("1.4.0" is
+ * taken now): queue a fresh check of each, for the turn after this one.
+ */
+static void refresh_open_mrs(struct daemon *d, struct project_rt *rt,
+			     const char *default_branch)
+{
+	const char *name = rt->cfg->name;
+	struct forge *forge = NULL;
+	struct forge_mr_list l;
+	struct forge_list_result res;
+	struct st_error err;
+	size_t n = 0;
+
+	st_error_clear(&err);
+	forge_mr_list_init(&l);
+	memset(&res, 0, sizeof(res));
+	if (make_forge(d, rt, &forge, &err) != 0 ||
+	    forge_open_mrs(forge, &l, &res, &err) != 0) {
+		log_warning("%s: open merge requests not re-checked: %s", name,
+			    err.msg);
+		forge_free(forge);
+		return;
+	}
+	for (size_t i = 0; i < l.len && n < d->so.max_checks; i++) {
+		const struct forge_mr *mr = &l.items[i];
+		struct mr_check *c;
+
+		if (!mr->head_sha || !released_from(rt, mr->target_branch,
+						    rt->cfg->default_branch
+						    ? rt->cfg->default_branch
+						    : default_branch))
+			continue;
+		c = mr_check_from_forge(mr);
+		if (c && scheduler_enqueue(d->sched, name, mr->iid, c))
+			n++;
+	}
+	if (n)
+		log_info("%s: re-checking %zu open merge request%s after the "
+			 "release", name, n, n == 1 ? "" : "s");
+	forge_mr_list_release(&l);
+	forge_free(forge);
 }
 
 static const char *impact_title(const char *impact)
@@ -684,8 +783,6 @@ static int set_status(struct daemon *d, struct project_rt *rt,
 		      const struct mr_check *c, enum forge_commit_state state,
 		      const char *desc, struct st_error *err)
 {
-	const struct config_project *p = rt->cfg;
-	struct gitlab_options g;
 	struct forge *forge = NULL;
 	struct forge_commit_status st = {
 		.sha = c->sha,
@@ -696,19 +793,8 @@ static int set_status(struct daemon *d, struct project_rt *rt,
 		.ref = c->source,
 	};
 	enum forge_outcome outcome;
-	int rc;
+	int rc = make_forge(d, rt, &forge, err);
 
-	gitlab_options_default(&g);
-	g.api_url = p->api_url;
-	g.project = p->project;
-	g.token = rt->token.value;
-	g.token_kind = GITLAB_TOKEN_PRIVATE;
-	g.http.connect_timeout_ms = (long)p->connect_timeout * 1000;
-	g.http.timeout_ms = (long)p->total_timeout * 1000;
-	g.http.ca_file = p->ca_file;
-	g.http.ca_path = p->ca_dir;
-	g.http.cancel = &d->stopping;
-	rc = gitlab_forge_new(&g, &forge, err);
 	if (rc == 0)
 		rc = forge_set_commit_status(forge, &st, &outcome, err);
 	forge_free(forge);

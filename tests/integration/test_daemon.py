@@ -79,6 +79,24 @@ class Webhooks(DaemonTest):
                          "ImpactMinor: merging releases 1.4.0 on main")
         self.assertEqual(p.tags(), ["1.3.0"])  # a check releases nothing
 
+    def test_open_mr_status_follows_a_release(self):
+        p = Project(self.standin)
+        p.tag("1.3.0", "main")
+        d = self.daemon([p])
+        self.standin.ctl("POST", p.c("/hooks"), {
+            "url": d.hook_url(), "token": WEBHOOK_SECRET,
+            "merge_requests_events": True, "push_events": False})
+        waiting = p.mr("Waits for review", ["ImpactPatch"], merge=False)
+        sha = waiting["sha"]
+        wait_for(lambda: statuses(p, sha), what="the first verdict")
+        self.assertEqual(statuses(p, sha)[-1]["description"],
+                         "ImpactPatch: merging releases 1.3.1 on main")
+        p.mr("Goes first", ["ImpactMinor"])  # merged: releases 1.4.0
+        wait_for(lambda: "1.4.0" in p.tags(), what="the release")
+        wait_for(lambda: statuses(p, sha)[-1]["description"] ==
+                 "ImpactPatch: merging releases 1.4.1 on main",
+                 what="the verdict to follow the release")
+
     def test_push_to_release_branch_reconciles(self):
         p = Project(self.standin)
         d = self.daemon([p])
