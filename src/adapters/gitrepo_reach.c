@@ -16,6 +16,11 @@
  * Those few checks use libgit2's merge-base painting, which is exact
  * (it runs until nothing unpainted is left). Only when one fails does
  * a full walk of the release's history remove the extras.
+ *
+ * Before any of that, the shape of a release branch (a short chain of
+ * single-parent commits on top of the release commit) is answered by
+ * following first parents: hundreds of release branches then cost a few
+ * commit reads each instead of a walk and a merge-base check.
  */
 #include "gitrepo_internal.h"
 
@@ -312,6 +317,49 @@ static int drop_reachable(struct gitrepo *repo, struct gitrepo_commitset *set,
 	return 0;
 }
 
+/* Longest chain of single-parent commits the shortcut follows. */
+#define LINEAR_MAX 64
+
+/*
+ * The usual shape on a release branch: a few single-parent commits (a prep
+ * commit, cherry-picked patches) straight on top of the release commit.
+ * Then the new commits are exactly that chain (none of them can be an
+ * ancestor of since, which is an ancestor of all of them), and no walk
+ * or merge-base check is needed: *found = true with set filled. Anything
+ * else (a merge, a root, a longer chain) leaves *found false.
+ */
+static int linear_chain(struct gitrepo *repo, const struct gitrepo_oid *head,
+			const struct gitrepo_oid *since,
+			struct gitrepo_commitset *set, bool *found)
+{
+	struct gitrepo_oid at = *head;
+	int rc = 0;
+
+	*found = false;
+	for (int i = 0; rc == 0 && i < LINEAR_MAX; i++) {
+		git_commit *c = NULL;
+		git_oid g;
+
+		gitrepo__to_git(&at, &g);
+		if (git_commit_lookup(&c, repo->repo, &g) < 0) {
+			git_error_clear();
+			return 0; /* the walk reports it */
+		}
+		if (git_commit_parentcount(c) != 1) {
+			git_commit_free(c);
+			return 0;
+		}
+		rc = set_add(set, &at);
+		gitrepo__from_git(git_commit_parent_id(c, 0), &at);
+		git_commit_free(c);
+		if (rc == 0 && gitrepo_oid_equal(&at, since)) {
+			*found = gitrepo_commit_exists(repo, since);
+			return 0;
+		}
+	}
+	return rc;
+}
+
 int gitrepo_new_commits(struct gitrepo *repo, const struct gitrepo_oid *head,
 			const struct gitrepo_oid *since,
 			struct gitrepo_commitset **out, struct st_error *err)
@@ -329,6 +377,20 @@ int gitrepo_new_commits(struct gitrepo *repo, const struct gitrepo_oid *head,
 	    gitrepo_commit_exists(repo, head)) {
 		*out = set;
 		return 0;
+	}
+	if (since && !gitrepo_oid_is_zero(since)) {
+		bool found;
+
+		if (linear_chain(repo, head, since, set, &found) != 0) {
+			gitrepo_commitset_free(set);
+			return st_error_set(err, ST_ENOMEM, "out of memory");
+		}
+		if (found) {
+			*out = set;
+			return 0;
+		}
+		set->count = 0;
+		memset(set->used, 0, set->cap);
 	}
 	rc = git_revwalk_new(&walk, repo->repo);
 	if (rc < 0)

@@ -8,8 +8,34 @@
 #define TAGS_PREFIX "refs/tags/"
 #define HEADS_PREFIX "refs/heads/"
 
+/*
+ * From packed-refs' peel line when there is one (git and libgit2 record
+ * the peeled object of every annotated tag they pack; fetch packs the
+ * mirror's refs): the tag object itself need not be read, only the type
+ * of what it peels to. 1 when t was filled this way, 0 when not known.
+ */
+static int tag_read_packed(git_odb *odb, git_reference *res,
+			   struct gitrepo_tag *t)
+{
+	const git_oid *target = git_reference_target(res);
+	const git_oid *peel = git_reference_target_peel(res);
+	git_object_t type;
+	size_t len;
+
+	if (!odb || !target || !peel || git_oid_equal(peel, target) ||
+	    git_odb_read_header(&len, &type, odb, peel) != 0) {
+		git_error_clear();
+		return 0;
+	}
+	gitrepo__from_git(target, &t->object);
+	t->annotated = true;
+	if (type == GIT_OBJECT_COMMIT)
+		gitrepo__from_git(peel, &t->commit);
+	return 1;
+}
+
 /* Fill t from ref: object, peeled commit (zero when not a commit). */
-static int tag_read(git_repository *repo, git_reference *ref,
+static int tag_read(git_repository *repo, git_odb *odb, git_reference *ref,
 		    struct gitrepo_tag *t, struct st_error *err)
 {
 	git_object *obj = NULL, *peeled = NULL;
@@ -17,6 +43,10 @@ static int tag_read(git_repository *repo, git_reference *ref,
 	int rc;
 
 	rc = git_reference_resolve(&res, ref);
+	if (rc == 0 && tag_read_packed(odb, res, t)) {
+		git_reference_free(res);
+		return 0;
+	}
 	if (rc == 0)
 		rc = git_object_lookup(&obj, repo, git_reference_target(res),
 				       GIT_OBJECT_ANY);
@@ -93,12 +123,19 @@ static int tags_collect(struct gitrepo *repo, const char *prefix,
 {
 	git_reference_iterator *it = NULL;
 	git_reference *ref = NULL;
+	git_odb *odb = NULL;
 	size_t cap = 0;
 	int rc;
 
+	if (git_repository_odb(&odb, repo->repo) < 0) {
+		git_error_clear(); /* then every tag object is read */
+		odb = NULL;
+	}
 	rc = git_reference_iterator_glob_new(&it, repo->repo, TAGS_PREFIX "*");
-	if (rc < 0)
+	if (rc < 0) {
+		git_odb_free(odb);
 		return gitrepo__git_error(err, rc, "list tags");
+	}
 	while ((rc = git_reference_next(&ref, it)) == 0) {
 		struct gitrepo_tag *tag;
 
@@ -107,7 +144,7 @@ static int tags_collect(struct gitrepo *repo, const char *prefix,
 			break;
 		tag = &t->all[t->nall];
 		memset(tag, 0, sizeof(*tag));
-		rc = tag_read(repo->repo, ref, tag, err);
+		rc = tag_read(repo->repo, odb, ref, tag, err);
 		tag->name = rc ? NULL
 			       : strdup(git_reference_name(ref) + strlen(TAGS_PREFIX));
 		if (!rc && !tag->name)
@@ -121,6 +158,7 @@ static int tags_collect(struct gitrepo *repo, const char *prefix,
 		t->nall++;
 	}
 	git_reference_iterator_free(it);
+	git_odb_free(odb);
 	if (rc == GIT_ITEROVER)
 		return 0;
 	return rc < 0 && !(err && err->code) ? gitrepo__git_error(err, rc, "list tags")

@@ -78,6 +78,20 @@ START_TEST(first_use_clones_then_fetches_with_prune)
 			       mpath), 0);
 	ck_assert_int_ne(tu_sh("test -s '%s/FETCH_HEAD'", mpath), 0);
 
+	/* nothing changed on the remote: the fetch stops at the ref
+	 * advertisement, and nothing in the mirror is rewritten */
+	ck_assert_int_eq(tu_sh_out(out, sizeof(out), "cd '%s'; stat -c %%y "
+				   "packed-refs HEAD; ls objects/pack", mpath), 0);
+	{
+		char again[4096];
+
+		gitrepo_free(open_ok(&rep));
+		ck_assert(!rep.created && !rep.recloned);
+		ck_assert_int_eq(tu_sh_out(again, sizeof(again), "cd '%s'; "
+					   "stat -c %%y packed-refs HEAD; ls "
+					   "objects/pack", mpath), 0);
+		ck_assert_str_eq(again, out);
+	}
 	/* changes on the remote: new commit and tag, a moved tag, deleted
 	 * branch and tag; the next open follows them all */
 	ck_assert_int_eq(tu_sh("set -e; cd '%s'; echo 2 > f; git commit -q -am two;"

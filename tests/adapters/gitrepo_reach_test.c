@@ -312,6 +312,79 @@ START_TEST(missing_and_unknown_commits)
 }
 END_TEST
 
+/* The count of `git rev-list head ^since` (a tiny repo: no skew). */
+static int rev_list_count(const char *dir, const char *head, const char *since)
+{
+	char out[64];
+
+	ck_assert_int_eq(tu_sh_out(out, sizeof(out),
+				   "git -C '%s' rev-list --count %s ^%s", dir,
+				   head, since), 0);
+	return (int)strtol(out, NULL, 10);
+}
+
+/* A release branch's usual shape (single-parent commits on top of the
+ * release commit) takes the first-parent shortcut; chains too long for
+ * it, merges and unrelated heads fall back to the walk, same answers. */
+START_TEST(linear_chains_on_a_release)
+{
+	static const struct { const char *head, *since; } cases[] = {
+		{ "lin1", "rel" }, { "lin3", "rel" }, { "long", "rel" },
+		{ "merged", "rel" }, { "rel", "lin3" }, { "side", "rel" },
+		{ "lin3", "base" }, { "long", "lin3" },
+	};
+	struct gitrepo *r;
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/linear", root);
+	ck_assert_int_eq(tu_sh("set -e; git init -q '%s'; cd '%s';"
+			       "git commit -q --allow-empty -m base;"
+			       "git tag base;"
+			       "git commit -q --allow-empty -m rel; git tag rel;"
+			       "git commit -q --allow-empty -m p1; git tag lin1;"
+			       "git commit -q --allow-empty -m p2;"
+			       "git commit -q --allow-empty -m p3; git tag lin3;"
+			       "for i in $(seq 70); do git commit -q --allow-empty"
+			       " -m l$i; done; git tag long;"
+			       "git checkout -q -b sidebr base;"
+			       "git commit -q --allow-empty -m s; git tag side;"
+			       "git checkout -q -;"
+			       "git merge -q --no-ff -m m sidebr; git tag merged",
+			       dir, dir), 0);
+	r = tu_open(dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gitrepo_oid h = tu_rev(dir, cases[i].head);
+		struct gitrepo_oid since = tu_rev(dir, cases[i].since);
+		struct gitrepo_commitset *set = NULL;
+		struct st_error err;
+		char out[8192];
+		size_t pos = 0;
+		struct gitrepo_oid m;
+		int n = 0;
+
+		st_error_clear(&err);
+		ck_assert_int_eq(gitrepo_new_commits(r, &h, &since, &set, &err), 0);
+		ck_assert_msg((int)gitrepo_commitset_count(set) ==
+			      rev_list_count(dir, cases[i].head, cases[i].since),
+			      "%s ^%s", cases[i].head, cases[i].since);
+		ck_assert_int_eq(tu_sh_out(out, sizeof(out),
+					   "git -C '%s' rev-list %s ^%s", dir,
+					   cases[i].head, cases[i].since), 0);
+		while (gitrepo_commitset_next(set, &pos, &m)) {
+			char hex[GITREPO_OID_HEXSZ + 1];
+
+			gitrepo_oid_tohex(&m, hex);
+			ck_assert_msg(strstr(out, hex), "%s ^%s: extra %s",
+				      cases[i].head, cases[i].since, hex);
+			n++;
+		}
+		ck_assert_int_eq(n, (int)gitrepo_commitset_count(set));
+		gitrepo_commitset_free(set);
+	}
+	gitrepo_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gitrepo_reach");
@@ -321,6 +394,7 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, random_dags_match_git);
 	tcase_add_test(tc, missing_and_unknown_commits);
+	tcase_add_test(tc, linear_chains_on_a_release);
 	suite_add_tcase(s, tc);
 	return s;
 }
