@@ -164,6 +164,38 @@ static int write_tree(struct gitrepo__tree_reader *r,
 	return rc;
 }
 
+int gitrepo__commit_create(git_repository *repo, const git_signature *sig,
+			   const char *message, const git_tree *tree,
+			   size_t n_parents, const git_commit **parents,
+			   git_oid *out, const char *what,
+			   struct st_error *err)
+{
+	const git_error *e;
+	char why[256] = "object database write failed";
+	git_odb *odb = NULL;
+	git_oid id;
+	int rc;
+
+	rc = git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree,
+			       n_parents, parents);
+	if (rc < 0)
+		return gitrepo__git_error(err, rc, "%s", what);
+	/* git_commit_create() cleared the error state first: a message
+	 * now comes from the failed write it did not report. */
+	e = git_error_last();
+	if (e && e->message)
+		snprintf(why, sizeof(why), "%s", e->message);
+	if ((rc = git_repository_odb(&odb, repo)) < 0)
+		return gitrepo__git_error(err, rc, "%s: object database", what);
+	rc = git_odb_exists(odb, &id) ? 0 :
+	     st_error_set(err, ST_EIO, "%s: the commit was not stored: %s",
+			  what, why);
+	git_odb_free(odb);
+	if (rc == 0)
+		*out = id;
+	return rc;
+}
+
 static int make_commit(struct gitrepo *repo, git_commit *parent,
 		       const git_oid *tree_id, const struct gitrepo_identity *who,
 		       const char *msg, git_oid *out, struct st_error *err)
@@ -176,9 +208,9 @@ static int make_commit(struct gitrepo *repo, git_commit *parent,
 	rc = gitrepo__signature_at(who, git_commit_committer(parent), &sig, err);
 	if (!rc && (rc = git_tree_lookup(&tree, repo->repo, tree_id)) < 0)
 		rc = gitrepo__git_error(err, rc, "read tree");
-	if (!rc && (rc = git_commit_create(out, repo->repo, NULL, sig, sig,
-					   NULL, msg, tree, 1, parents)) < 0)
-		rc = gitrepo__git_error(err, rc, "write commit");
+	if (!rc)
+		rc = gitrepo__commit_create(repo->repo, sig, msg, tree, 1,
+					    parents, out, "write commit", err);
 	git_tree_free(tree);
 	git_signature_free(sig);
 	return rc;

@@ -54,6 +54,16 @@ int gitrepo__signature_at(const struct gitrepo_identity *who,
 			  const git_signature *when, git_signature **out,
 			  struct st_error *err);
 
+/* git_commit_create() (no ref update), then a check that the commit is in
+ * the object database: libgit2 1.5.1 returns 0 when writing the object
+ * failed (commit.c keeps the status of the buffer step, not of
+ * git_odb_write; measured with a full disk). ST_EIO naming what. */
+int gitrepo__commit_create(git_repository *repo, const git_signature *sig,
+			   const char *message, const git_tree *tree,
+			   size_t n_parents, const git_commit **parents,
+			   git_oid *out, const char *what,
+			   struct st_error *err);
+
 /* message with exactly one trailing newline (git's convention), or
  * "<fallback> <subject>\n" when message is NULL or empty. */
 int gitrepo__message_text(const char *message, const char *fallback,

@@ -332,10 +332,10 @@ static int merge_commit(struct merge_state *m, git_oid *out,
 					m->req->branch);
 	if (!rc && (rc = git_tree_lookup(&tree, m->repo->repo, &tree_id)) < 0)
 		rc = gitrepo__git_error(err, rc, "read merged tree");
-	if (!rc && (rc = git_commit_create(out, m->repo->repo, NULL, sig, sig,
-					   NULL, strbuf_str(&msg), tree, 2,
-					   parents)) < 0)
-		rc = gitrepo__git_error(err, rc, "write merge commit");
+	if (!rc)
+		rc = gitrepo__commit_create(m->repo->repo, sig, strbuf_str(&msg),
+					    tree, 2, parents, out,
+					    "write merge commit", err);
 	git_tree_free(tree);
 	git_signature_free(sig);
 	strbuf_release(&msg);

@@ -72,6 +72,28 @@ class Runner:
         out, err = proc.communicate(timeout=timeout)
         return proc.returncode, out, err, time.monotonic() - t0
 
+    def run_rusage(self, args=(), timeout=900, prefix=(), **more):
+        """Like run(), plus the child's peak RSS in KiB (wait4)."""
+        t0 = time.monotonic()
+        with tempfile.TemporaryFile("w+") as out, \
+                tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(list(prefix) + [binary(), "--once"] +
+                                    list(args), env=self.env(**more),
+                                    stdout=out, stderr=err, text=True)
+            deadline = time.monotonic() + timeout
+            while True:
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                time.sleep(0.02)
+            proc.returncode = (os.waitstatus_to_exitcode(status))
+            out.seek(0)
+            err.seek(0)
+            return (proc.returncode, out.read(), err.read(),
+                    time.monotonic() - t0, ru.ru_maxrss)
+
     def run_killed_after(self, delay, **more):
         """Start a run, SIGKILL it after delay seconds unless it ended.
         (status, killed: bool)."""
