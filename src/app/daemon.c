@@ -945,8 +945,8 @@ static int on_event(void *ctx, const struct webhook_event *ev,
 		if (act(d, &g->p[i], ev, dl))
 			accepted = true;
 	}
-	if (!matched)
-		log_info("webhook %s for project %s (id %lld) from %s: not "
+	if (!matched) /* group and system hooks send every project's */
+		log_debug("webhook %s for project %s (id %lld) from %s: not "
 			 "configured here, ignored",
 			 dl->event_header ? dl->event_header : "?",
 			 ev->project_path ? ev->project_path : "?",
