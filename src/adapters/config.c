@@ -607,6 +607,11 @@ static int apply_ci(struct config_project *p, char *const *env,
 		if (v && *v)
 			rc = config_project_set(p, "project", v, err);
 	}
+	/* GitLab CI names the default branch (the same the API gives); an
+	 * explicit default_branch setting wins. */
+	if (rc == 0 && !p->default_branch &&
+	    (v = config_getenv(env, "CI_DEFAULT_BRANCH")) && *v)
+		rc = config_project_set(p, "default_branch", v, err);
 	if (rc == 0 && (v = config_getenv(env, "STABLE_RELEASE")))
 		p->stable_release = p->stable_release || policy_truthy(v);
 	return rc;

@@ -182,6 +182,7 @@ START_TEST(test_env)
 		"SEMVER_TAGGER_VERSION_FILE=src/VERSION",
 		"SEMVER_TAGGER_TAG_PREFIX=v",
 		"SEMVER_TAGGER_TOKEN=never-read-here",
+		"CI_DEFAULT_BRANCH=trunk",
 		NULL,
 	};
 	char *bad_env[] = { "SEMVER_TAGGER_BUILD_SYSTEM=ant", NULL };
@@ -199,6 +200,7 @@ START_TEST(test_env)
 	ck_assert_int_eq(p.build, BUILD_VERSION_FILE);
 	ck_assert_str_eq(p.version_file, "src/VERSION");
 	ck_assert_str_eq(p.tag_prefix, "v");
+	ck_assert_str_eq(p.default_branch, "trunk");
 	config_project_release(&p);
 
 	ck_assert_int_eq(config_project_defaults(&p), 0);
