@@ -95,6 +95,9 @@ struct forge_list_result {
 	bool cache_saved;
 	bool warning;            /* set with warning_msg: the app should log */
 	char warning_msg[512];
+	/* web_url of the most recently updated MR this listing received
+	 * ("" when none): the server's current address of the project */
+	char newest_web_url[1024];
 };
 
 /* Outcome of an idempotent write. */
@@ -170,6 +173,12 @@ struct forge_ops {
 				 enum forge_outcome *out, struct st_error *err);
 	void (*counters)(void *impl, struct forge_counters *out);
 	void (*free)(void *impl);
+	/* Optional (NULL: forge_project_cached() asks project()). */
+	int (*project_cached)(void *impl, const char *cache_path, bool refresh,
+			      struct forge_project *out, bool *from_cache,
+			      struct st_error *err);
+	/* Optional (NULL: nothing read ahead). */
+	void (*preload_mrs)(void *impl, const char *cache_path);
 };
 
 /* Wrap impl; ops must outlive the forge. ST_ENOMEM (impl then untouched:
@@ -184,6 +193,29 @@ int forge_project(struct forge *f, struct forge_project *out,
 int forge_merged_mrs(struct forge *f, const char *cache_path,
 		     struct forge_mr_list *out, struct forge_list_result *res,
 		     struct st_error *err);
+
+/*
+ * Project facts without a request when cache_path holds them for this
+ * forge's server and project (*from_cache true), else forge_project() and
+ * a new cache_path (*from_cache false); refresh: always ask the server.
+ * A cache never decides anything on its own: the caller checks the
+ * cached default branch against the repository's HEAD after fetching and
+ * refreshes on a mismatch or a failed fetch (release.c). cache_path NULL:
+ * forge_project().
+ */
+int forge_project_cached(struct forge *f, const char *cache_path,
+			 bool refresh, struct forge_project *out,
+			 bool *from_cache, struct st_error *err);
+
+/*
+ * Read the merged-MR cache at cache_path ahead (disk only, no request),
+ * for the next forge_merged_mrs() with the same path, which then does not
+ * read the file again. Meant to overlap with the mirror's fetch: it may
+ * run on another thread as long as nothing else calls into f meanwhile.
+ * Problems (a damaged file) surface in that forge_merged_mrs(), as if it
+ * had read the file itself.
+ */
+void forge_preload_mrs(struct forge *f, const char *cache_path);
 int forge_open_mrs(struct forge *f, struct forge_mr_list *out,
 		   struct forge_list_result *res, struct st_error *err);
 int forge_post_note(struct forge *f, const struct forge_note *note,

@@ -62,6 +62,28 @@ int forge_merged_mrs(struct forge *f, const char *cache_path,
 	return f->ops->merged_mrs(f->impl, cache_path, out, res, err);
 }
 
+int forge_project_cached(struct forge *f, const char *cache_path,
+			 bool refresh, struct forge_project *out,
+			 bool *from_cache, struct st_error *err)
+{
+	int rc;
+
+	if (!cache_path || !f->ops->project_cached) {
+		rc = forge_project(f, out, err);
+		if (rc == 0)
+			*from_cache = false;
+		return rc;
+	}
+	return f->ops->project_cached(f->impl, cache_path, refresh, out,
+				      from_cache, err);
+}
+
+void forge_preload_mrs(struct forge *f, const char *cache_path)
+{
+	if (cache_path && f->ops->preload_mrs)
+		f->ops->preload_mrs(f->impl, cache_path);
+}
+
 int forge_open_mrs(struct forge *f, struct forge_mr_list *out,
 		   struct forge_list_result *res, struct st_error *err)
 {

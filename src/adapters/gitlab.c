@@ -44,6 +44,7 @@ static void gitlab_free(void *impl)
 
 	if (!g)
 		return;
+	gitlab_preload_drop(g);
 	http_client_free(g->http);
 	free(g->api_url);
 	free(g->project);
@@ -72,6 +73,8 @@ static const struct forge_ops gitlab_ops = {
 	.set_commit_status = gitlab_set_commit_status,
 	.counters = gitlab_counters,
 	.free = gitlab_free,
+	.project_cached = gitlab_project_cached,
+	.preload_mrs = gitlab_preload_mrs,
 };
 
 static int check_options(const struct gitlab_options *o, const char *url,

@@ -15,6 +15,11 @@ struct gitlab {
 	long full_every_s;
 	size_t max_mrs;
 	unsigned per_page;
+	/* forge_preload_mrs(): the cache read ahead, for pre_path */
+	char *pre_path;
+	struct gitlab_cache pre;
+	int pre_rc;
+	struct st_error pre_err;
 };
 
 /* What a call is for: picks the permission named in 401/403 errors. */
@@ -64,6 +69,12 @@ int gitlab_list(struct gitlab *g, enum gitlab_action a, const char *path,
 
 int gitlab_project(void *impl, struct forge_project *out,
 		   struct st_error *err);
+int gitlab_project_cached(void *impl, const char *cache_path, bool refresh,
+			  struct forge_project *out, bool *from_cache,
+			  struct st_error *err);
+void gitlab_preload_mrs(void *impl, const char *cache_path);
+/* Forget what gitlab_preload_mrs() read. */
+void gitlab_preload_drop(struct gitlab *g);
 int gitlab_merged_mrs(void *impl, const char *cache_path,
 		      struct forge_mr_list *out, struct forge_list_result *res,
 		      struct st_error *err);

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Project facts and finding the token. */
+/* Project facts (and their cache file) and finding the token. */
 #include "gitlab_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PROJECT_MAGIC "semver-tagger-project 1\n"
+#define PROJECT_CACHE_MAX 65536
 
 static int project_from_json(const cJSON *root, const struct json_where *w,
 			     struct forge_project *out, struct st_error *err)
@@ -67,6 +75,132 @@ int gitlab_project(void *impl, struct forge_project *out,
 	cJSON_Delete(root);
 	http_response_release(&rs);
 	return rc;
+}
+
+/* --- the project cache -------------------------------------------------
+ *
+ * "semver-tagger-project 1\n" + JSON: the server and project it is for,
+ * then the REST fields gitlab_project() reads, so one parser serves both.
+ * Written with a temporary file and a rename, not fsynced: a lost or torn
+ * file does not parse or does not match, and costs one GET.
+ */
+
+static int read_small(const char *path, char *buf, size_t size, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t r;
+
+	*n = 0;
+	if (fd < 0)
+		return -1;
+	while (*n < size - 1 &&
+	       ((r = read(fd, buf + *n, size - 1 - *n)) > 0 ||
+		(r < 0 && errno == EINTR)))
+		if (r > 0)
+			*n += (size_t)r;
+	close(fd);
+	buf[*n] = '\0';
+	return *n > 0 && *n < size - 1 ? 0 : -1;
+}
+
+/* 0 and out filled when path holds this server's project. */
+static int project_cache_load(struct gitlab *g, const char *path,
+			      struct forge_project *out)
+{
+	char *buf = malloc(PROJECT_CACHE_MAX);
+	const char *url = NULL, *proj = NULL;
+	struct st_error e;
+	struct json_where w = {"project cache", ""};
+	cJSON *root = NULL;
+	size_t n, ml = strlen(PROJECT_MAGIC);
+	int rc;
+
+	if (!buf || read_small(path, buf, PROJECT_CACHE_MAX, &n) != 0 ||
+	    n < ml || memcmp(buf, PROJECT_MAGIC, ml) != 0) {
+		free(buf);
+		return -1;
+	}
+	st_error_clear(&e);
+	rc = json_parse(buf + ml, n - ml, "project cache", &root, &e);
+	if (!rc)
+		rc = json_get_str(root, "api_url", JSON_REQUIRED | JSON_NOT_NULL,
+				  &w, &url, &e);
+	if (!rc)
+		rc = json_get_str(root, "project", JSON_REQUIRED | JSON_NOT_NULL,
+				  &w, &proj, &e);
+	if (!rc && (strcmp(url, g->api_url) != 0 ||
+		    strcmp(proj, g->project) != 0))
+		rc = -1;
+	if (!rc)
+		rc = project_from_json(root, &w, out, &e);
+	cJSON_Delete(root);
+	free(buf);
+	return rc ? -1 : 0;
+}
+
+static void project_cache_save(struct gitlab *g, const char *path,
+			       const struct forge_project *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	char tmp[4200], *text = NULL;
+	bool ok = o &&
+		cJSON_AddStringToObject(o, "api_url", g->api_url) &&
+		cJSON_AddStringToObject(o, "project", g->project) &&
+		cJSON_AddNumberToObject(o, "id", (double)p->id) &&
+		cJSON_AddStringToObject(o, "path_with_namespace", p->path);
+	const struct { const char *k, *v; } opt[] = {
+		{"default_branch", p->default_branch},
+		{"http_url_to_repo", p->http_url_to_repo},
+		{"web_url", p->web_url},
+	};
+	int fd;
+
+	for (size_t i = 0; ok && i < sizeof(opt) / sizeof(opt[0]); i++)
+		ok = opt[i].v ? cJSON_AddStringToObject(o, opt[i].k, opt[i].v) != NULL
+			      : cJSON_AddNullToObject(o, opt[i].k) != NULL;
+	if (ok)
+		text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text || strlen(text) + strlen(PROJECT_MAGIC) >= PROJECT_CACHE_MAX ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+			     (long)getpid()) >= sizeof(tmp)) {
+		cJSON_free(text);
+		return;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	ok = fd >= 0 &&
+	     write(fd, PROJECT_MAGIC, strlen(PROJECT_MAGIC)) ==
+		     (ssize_t)strlen(PROJECT_MAGIC) &&
+	     write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0)
+		unlink(tmp); /* only a cache: the next run asks again */
+	cJSON_free(text);
+}
+
+int gitlab_project_cached(void *impl, const char *cache_path, bool refresh,
+			  struct forge_project *out, bool *from_cache,
+			  struct st_error *err)
+{
+	struct gitlab *g = impl;
+	struct forge_project p;
+	int rc;
+
+	forge_project_init(&p);
+	if (!refresh && project_cache_load(g, cache_path, &p) == 0) {
+		*out = p;
+		*from_cache = true;
+		return ST_OK;
+	}
+	rc = gitlab_project(impl, &p, err);
+	if (rc)
+		return rc;
+	project_cache_save(g, cache_path, &p);
+	*out = p;
+	*from_cache = false;
+	return ST_OK;
 }
 
 int gitlab_token_find(const char *token_file, struct secret *out,

@@ -97,6 +97,51 @@ static void add_warning(struct forge_list_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
+void gitlab_preload_drop(struct gitlab *g)
+{
+	if (!g->pre_path)
+		return;
+	free(g->pre_path);
+	g->pre_path = NULL;
+	gitlab_cache_release(&g->pre);
+}
+
+void gitlab_preload_mrs(void *impl, const char *cache_path)
+{
+	struct gitlab *g = impl;
+
+	gitlab_preload_drop(g);
+	gitlab_cache_init(&g->pre);
+	st_error_clear(&g->pre_err);
+	if (!(g->pre_path = strdup(cache_path)))
+		return;
+	g->pre_rc = gitlab_cache_load(cache_path, g->api_url, g->project,
+				      &g->pre, &g->pre_err);
+}
+
+/* The cache as gitlab_cache_load() gives it: read ahead for this path by
+ * gitlab_preload_mrs(), else read now. */
+static int read_cache(struct gitlab *g, const char *path,
+		      struct gitlab_cache *c, struct st_error *e)
+{
+	int rc;
+
+	if (!g->pre_path || strcmp(g->pre_path, path) != 0) {
+		gitlab_preload_drop(g);
+		return gitlab_cache_load(path, g->api_url, g->project, c, e);
+	}
+	rc = g->pre_rc;
+	if (rc)
+		*e = g->pre_err;
+	else {
+		gitlab_cache_release(c);
+		*c = g->pre;
+		gitlab_cache_init(&g->pre);
+	}
+	gitlab_preload_drop(g);
+	return rc;
+}
+
 static void load_cache(struct gitlab *g, const char *path,
 		       struct gitlab_cache *c, struct forge_list_result *res)
 {
@@ -108,7 +153,7 @@ static void load_cache(struct gitlab *g, const char *path,
 	if (!path)
 		return;
 	st_error_clear(&e);
-	rc = gitlab_cache_load(path, g->api_url, g->project, c, &e);
+	rc = read_cache(g, path, c, &e);
 	if (rc == ST_ENOTFOUND) {
 		res->cache = FORGE_CACHE_NONE;
 	} else if (rc) {
@@ -189,6 +234,26 @@ static int merge(struct gitlab_cache *c, struct forge_mr_list *incoming,
 	return ST_OK;
 }
 
+/* The web_url of the received MR updated last (forge_list_result). */
+static void note_newest(const struct forge_mr_list *in,
+			struct forge_list_result *res)
+{
+	const struct forge_mr *best = NULL;
+	int64_t t, bt = -1;
+
+	for (size_t i = 0; i < in->len; i++)
+		if (in->items[i].updated_at &&
+		    json_time_parse(in->items[i].updated_at, &t) == 0 &&
+		    t > bt) {
+			bt = t;
+			best = &in->items[i];
+		}
+	if (best && best->web_url &&
+	    strlen(best->web_url) < sizeof(res->newest_web_url))
+		snprintf(res->newest_web_url, sizeof(res->newest_web_url), "%s",
+			 best->web_url);
+}
+
 static int64_t newest_update(const struct forge_mr_list *l)
 {
 	int64_t best = -1, t;
@@ -248,6 +313,8 @@ int gitlab_merged_mrs(void *impl, const char *cache_path,
 				  cache_path);
 	if (!rc)
 		rc = fetch(g, query, "merged", &incoming, res, err);
+	if (!rc)
+		note_newest(&incoming, res);
 	if (!rc && merge(&cache, &incoming, res->full, res) != 0)
 		rc = st_error_set(err, ST_ENOMEM, "merged MRs: out of memory");
 	if (!rc && cache.mrs.len > g->max_mrs)

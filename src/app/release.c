@@ -6,6 +6,7 @@
 #include "release_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #define MIRROR_DIR "mirror.git"
 #define MR_CACHE "merge-requests.cache"
+#define PROJECT_CACHE "project.cache"
 
 /* Labelled points of a release at which crash trials kill the run, the
  * way kill -9 would: no cleanup, no flush. */
@@ -106,14 +108,28 @@ static int setup_settings(struct engine *e, struct st_error *err)
 	return ST_OK;
 }
 
-static int setup_project(struct engine *e, struct st_error *err)
+/* Project facts, from <state>/project.cache unless refresh (see
+ * setup_repo() for how far a cached copy is trusted). Callable again. */
+static int setup_project(struct engine *e, bool refresh, struct st_error *err)
 {
-	int rc = forge_project(e->forge, &e->project, err);
+	struct forge_project p;
+	char cache[4096];
+	int rc = state_path(e, PROJECT_CACHE, cache, sizeof(cache), err);
 
+	forge_project_init(&p);
 	if (rc == 0)
-		rc = setup_settings(e, err);
+		rc = forge_project_cached(e->forge, cache, refresh, &p,
+					  &e->project_cached, err);
 	if (rc)
 		return rc;
+	forge_project_release(&e->project);
+	e->project = p;
+	rc = setup_settings(e, err);
+	if (rc)
+		return rc;
+	free(e->rep->project);
+	free(e->rep->default_branch);
+	free(e->git_url);
 	e->rep->project = strdup(e->project.path ? e->project.path : "?");
 	e->rep->default_branch = strdup(e->default_branch);
 	e->git_url = strdup(e->o->cfg->git_url ? e->o->cfg->git_url
@@ -153,6 +169,51 @@ static int index_mr_commits(struct engine *e, struct st_error *err)
 	return ST_OK;
 }
 
+static int setup_mirror(struct engine *e, struct st_error *err);
+
+/*
+ * Does this listing confirm the cached project's address? The incremental
+ * listing always receives at least the MR updated last (it asks from a
+ * little before it), and GitLab builds an MR's web_url from the project's
+ * current path: "<project web_url>/-/merge_requests/<iid>". A project
+ * renamed since (its old path maybe taken by another project, whose
+ * repository the cached URL would then fetch) does not match. Nothing
+ * received (a project without merged MRs): not confirmed.
+ */
+static bool mrs_confirm_project(const struct engine *e,
+				const struct forge_list_result *res)
+{
+	const char *web = e->project.web_url, *got = res->newest_web_url;
+	size_t n = web ? strlen(web) : 0;
+
+	return n > 0 && strncmp(got, web, n) == 0 &&
+	       strncmp(got + n, "/-/merge_requests/", 18) == 0;
+}
+
+/* After the listing: a cached project it does not confirm is asked for
+ * again, and the mirror fetched again if its URL moved. */
+static int confirm_project(struct engine *e,
+			   const struct forge_list_result *res,
+			   struct st_error *err)
+{
+	char *old;
+	int rc;
+
+	if (!e->project_cached || mrs_confirm_project(e, res))
+		return ST_OK;
+	old = strdup(e->git_url);
+	if (!old)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	rc = setup_project(e, true, err);
+	if (rc == 0 && strcmp(old, e->git_url) != 0) {
+		gitrepo_free(e->repo);
+		e->repo = NULL;
+		rc = setup_mirror(e, err);
+	}
+	free(old);
+	return rc;
+}
+
 static int list_mrs(struct engine *e, struct st_error *err)
 {
 	struct forge_list_result res;
@@ -165,6 +226,8 @@ static int list_mrs(struct engine *e, struct st_error *err)
 	rc = forge_merged_mrs(e->forge, cache, &e->mrs, &res, err);
 	if (res.warning)
 		engine_warn(e, "%s", res.warning_msg);
+	if (rc == 0)
+		rc = confirm_project(e, &res, err);
 	return rc ? rc : index_mr_commits(e, err);
 }
 
@@ -182,6 +245,82 @@ static int setup_mirror(struct engine *e, struct st_error *err)
 				 &e->repo, &mr, err);
 	if (mr.recloned)
 		engine_warn(e, "mirror %s was replaced: %s", path, mr.warning);
+	return rc;
+}
+
+struct preload {
+	struct forge *forge;
+	char path[4096];
+};
+
+static void *preload_main(void *arg)
+{
+	struct preload *p = arg;
+
+	forge_preload_mrs(p->forge, p->path);
+	return NULL;
+}
+
+/* The mirror's fetch; with preload, the MR cache is read from disk on a
+ * second thread meanwhile (10,000 MRs: ~10 ms of parsing that the fetch's
+ * network wait hides). Nothing else touches the forge until the join. */
+static int fetch_with_preload(struct engine *e, bool preload,
+			      struct st_error *err)
+{
+	struct preload p = { e->forge, "" };
+	struct st_error perr;
+	pthread_t t;
+	bool threaded;
+	int rc;
+
+	st_error_clear(&perr);
+	threaded = preload &&
+		   state_path(e, MR_CACHE, p.path, sizeof(p.path), &perr) == 0 &&
+		   pthread_create(&t, NULL, preload_main, &p) == 0;
+	rc = setup_mirror(e, err);
+	if (threaded)
+		pthread_join(t, NULL);
+	return rc;
+}
+
+/* The fetched mirror's HEAD (the server's default branch now) is the
+ * cached project's default branch. */
+static bool cached_project_confirmed(struct engine *e)
+{
+	struct gitrepo_branches b;
+	const char *want = e->project.default_branch;
+	struct st_error err;
+	bool same;
+
+	st_error_clear(&err);
+	if (gitrepo_branches_list(e->repo, e->o->cfg->release_prefix, &b,
+				  &err) != 0)
+		return false;
+	same = b.default_name && want ? strcmp(b.default_name, want) == 0
+				      : !b.default_name && !want;
+	gitrepo_branches_release(&b);
+	return same;
+}
+
+/*
+ * The mirror, fetched. A cached project (no request) is trusted only as
+ * far as this fetch confirms it: the fetch from its URL worked and the
+ * server's default branch (the mirror's HEAD) is the cached one. Anything
+ * else (a renamed project, a new default branch) asks the server and
+ * fetches again, so a stale cache costs a request, never a wrong branch.
+ */
+static int setup_repo(struct engine *e, bool preload, struct st_error *err)
+{
+	int rc = fetch_with_preload(e, preload, err);
+
+	if (!e->project_cached || (rc == 0 && cached_project_confirmed(e)))
+		return rc;
+	st_error_clear(err);
+	gitrepo_free(e->repo);
+	e->repo = NULL;
+	rc = setup_project(e, true, err);
+	if (rc == 0)
+		rc = setup_mirror(e, err);
 	return rc;
 }
 
@@ -553,11 +692,14 @@ int release_run(const struct release_options *o, struct forge *forge,
 	forge_mr_list_init(&e.mrs);
 	rc = mkdir_p(o->state_dir, err);
 	if (rc == 0)
-		rc = setup_project(&e, err);
+		rc = setup_project(&e, false, err);
+	/* fetch first, then list MRs: an MR merged in between has its
+	 * commit missing from the mirror (not new yet), rather than a
+	 * commit in the mirror whose MR (and impact) is not listed */
+	if (rc == 0)
+		rc = setup_repo(&e, true, err);
 	if (rc == 0)
 		rc = list_mrs(&e, err);
-	if (rc == 0)
-		rc = setup_mirror(&e, err);
 	if (rc == 0)
 		rc = run_attempts(&e, err);
 	forge_counters(forge, &fc);
@@ -616,11 +758,12 @@ int release_check_mr(const struct release_options *o, struct forge *forge,
 	e.rep = report;
 	forge_project_init(&e.project);
 	forge_mr_list_init(&e.mrs);
+	/* no MR listing here to confirm a cached project: ask the server */
 	rc = mkdir_p(o->state_dir, err);
 	if (rc == 0)
-		rc = setup_project(&e, err);
+		rc = setup_project(&e, true, err);
 	if (rc == 0)
-		rc = setup_mirror(&e, err);
+		rc = setup_repo(&e, false, err);
 	if (rc == 0)
 		rc = attempt_load(&e, err);
 	if (rc == 0)

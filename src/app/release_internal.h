@@ -38,6 +38,7 @@ struct engine {
 	struct forge *forge;
 	struct release_report *rep;
 	struct forge_project project;
+	bool project_cached;       /* from <state>/project.cache */
 	char *git_url;
 	const char *default_branch;
 	struct gitrepo *repo;

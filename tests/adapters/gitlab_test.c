@@ -116,6 +116,75 @@ START_TEST(test_project_by_id_and_path)
 }
 END_TEST
 
+/* The project cache: one GET, then none; keyed on server and project;
+ * refresh asks again; a damaged file costs a GET, never a wrong answer. */
+START_TEST(test_project_cached)
+{
+	struct gitlab_options o;
+	struct forge *f;
+	struct forge_project p;
+	struct st_error err;
+	char path[400];
+	bool cached = true;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s.project", cache());
+	unlink(path);
+	tu_options(&o);
+	f = tu_forge(&o);
+	forge_project_init(&p);
+	st_error_clear(&err);
+	tu_clear_counts();
+	ck_assert_msg(forge_project_cached(f, path, false, &p, &cached, &err) == 0,
+		      "%s", err.msg);
+	ck_assert(!cached);
+	ck_assert_int_eq(tu_count_all(), 1);
+	forge_project_release(&p);
+	tu_clear_counts();
+	ck_assert_int_eq(forge_project_cached(f, path, false, &p, &cached, &err), 0);
+	ck_assert(cached);
+	ck_assert_int_eq(tu_count_all(), 0);
+	ck_assert(p.id == 7);
+	ck_assert_str_eq(p.path, "grp/app");
+	ck_assert_str_eq(p.default_branch, "main");
+	ck_assert_ptr_nonnull(strstr(p.http_url_to_repo, "/grp/app.git"));
+	forge_project_release(&p);
+	ck_assert_int_eq(forge_project_cached(f, path, true, &p, &cached, &err), 0);
+	ck_assert(!cached);
+	ck_assert_int_eq(tu_count_all(), 1);
+	forge_project_release(&p);
+	forge_free(f);
+	/* the same file for another project of the server: not used */
+	o.project = "grp/app";
+	f = tu_forge(&o);
+	tu_clear_counts();
+	ck_assert_int_eq(forge_project_cached(f, path, false, &p, &cached, &err), 0);
+	ck_assert(!cached);
+	ck_assert_int_eq(tu_count_all(), 1);
+	forge_project_release(&p);
+	/* damaged: asked again (and rewritten) */
+	fp = fopen(path, "r+");
+	ck_assert_ptr_nonnull(fp);
+	fseek(fp, 30, SEEK_SET);
+	fputs("{{{", fp);
+	fclose(fp);
+	tu_clear_counts();
+	ck_assert_int_eq(forge_project_cached(f, path, false, &p, &cached, &err), 0);
+	ck_assert(!cached && tu_count_all() == 1);
+	forge_project_release(&p);
+	ck_assert_int_eq(forge_project_cached(f, path, false, &p, &cached, &err), 0);
+	ck_assert(cached);
+	forge_project_release(&p);
+	/* no cache path: a plain GET */
+	tu_clear_counts();
+	ck_assert_int_eq(forge_project_cached(f, NULL, false, &p, &cached, &err), 0);
+	ck_assert(!cached && tu_count_all() == 1);
+	forge_project_release(&p);
+	forge_free(f);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_config_errors)
 {
 	struct gitlab_options o;
@@ -307,6 +376,8 @@ START_TEST(test_incremental_label_after_merge)
 	ck_assert_uint_eq(res.changed, 0);
 	ck_assert_uint_eq(l.len, 5);
 	ck_assert(!res.cache_saved); /* nothing new: the file is not rewritten */
+	/* the project's current address, from the MR received */
+	ck_assert_ptr_nonnull(strstr(res.newest_web_url, "/grp/app/-/merge_requests/5"));
 	log = requests_text();
 	/* newest updated_at (2025-01-05T00:00) minus the 300 s overlap */
 	ck_assert_ptr_nonnull(strstr(log, "updated_after=2025-01-04T23%3A55%3A"
@@ -333,6 +404,59 @@ START_TEST(test_incremental_label_after_merge)
 	cycle(f, &l, &res, 1);
 	ck_assert_uint_eq(forge_mr_list_find(&l, 2)->n_labels, 2);
 	forge_mr_list_release(&l);
+	forge_free(f);
+}
+END_TEST
+
+/* The MR cache read ahead gives what reading it in forge_merged_mrs()
+ * gives, warnings included; a preload for another path is not used. */
+START_TEST(test_preloaded_cache)
+{
+	struct forge *f = default_forge();
+	struct forge_mr_list l, again;
+	struct forge_list_result res;
+	struct st_error err;
+	FILE *fp;
+
+	five_old_mrs();
+	forge_mr_list_init(&l);
+	forge_mr_list_init(&again);
+	cycle(f, &l, &res, 1);
+	forge_preload_mrs(f, cache());
+	cycle(f, &again, &res, 1);
+	ck_assert_int_eq(res.cache, FORGE_CACHE_HIT);
+	ck_assert_uint_eq(again.len, l.len);
+	for (size_t i = 0; i < l.len; i++)
+		ck_assert(forge_mr_equal(&l.items[i], &again.items[i]));
+	/* read ahead, then damaged on disk: the copy read ahead is used */
+	forge_preload_mrs(f, cache());
+	fp = fopen(cache(), "r+");
+	ck_assert_ptr_nonnull(fp);
+	fseek(fp, 60, SEEK_SET);
+	fputs("garbage", fp);
+	fclose(fp);
+	cycle(f, &again, &res, 1);
+	ck_assert_int_eq(res.cache, FORGE_CACHE_HIT);
+	/* damaged, then read ahead: the same warning and full listing as
+	 * without the read-ahead */
+	fp = fopen(cache(), "r+");
+	ck_assert_ptr_nonnull(fp);
+	fseek(fp, 60, SEEK_SET);
+	fputs("garbage", fp);
+	fclose(fp);
+	forge_preload_mrs(f, cache());
+	cycle(f, &again, &res, 1);
+	ck_assert_int_eq(res.cache, FORGE_CACHE_CORRUPT);
+	ck_assert(res.warning && res.full);
+	ck_assert_ptr_nonnull(strstr(res.warning_msg, "checksum"));
+	ck_assert_uint_eq(again.len, 5);
+	/* a read-ahead of another file is ignored */
+	forge_preload_mrs(f, "/nonexistent/other.cache");
+	cycle(f, &again, &res, 1);
+	ck_assert_int_eq(res.cache, FORGE_CACHE_HIT);
+	st_error_clear(&err);
+	forge_mr_list_release(&l);
+	forge_mr_list_release(&again);
 	forge_free(f);
 }
 END_TEST
@@ -867,6 +991,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_project_by_id_and_path);
 	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_project_cached);
+	tcase_add_test(tc, test_preloaded_cache);
 	tcase_add_test(tc, test_pagination_several_pages);
 	tcase_add_test(tc, test_totals_omitted_past_10000);
 	tcase_add_test(tc, test_release_commit_precedence);
