@@ -228,14 +228,11 @@ int http_client_set_secret_header(struct http_client *c, const char *name,
 	return ST_OK;
 }
 
-void http_client_redact(const struct http_client *c, char *text)
+static void redact_all(char *text, const char *secret, size_t n)
 {
-	size_t n = c->secret ? strlen(c->secret) : 0;
 	char *p = text;
 
-	if (n == 0)
-		return;
-	while ((p = strstr(p, c->secret))) {
+	while ((p = strstr(p, secret))) {
 		if (n >= 3) {
 			memcpy(p, "***", 3);
 			memmove(p + 3, p + n, strlen(p + n) + 1);
@@ -244,6 +241,46 @@ void http_client_redact(const struct http_client *c, char *text)
 			memset(p, '*', n);
 			p += n;
 		}
+	}
+}
+
+/* base64 of n bytes (n a multiple of 3), no padding, into out (4n/3 + 1). */
+static void base64_groups(const unsigned char *in, size_t n, char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+			     in[i + 2];
+
+		*out++ = b64[v >> 18 & 63];
+		*out++ = b64[v >> 12 & 63];
+		*out++ = b64[v >> 6 & 63];
+		*out++ = b64[v & 63];
+	}
+	*out = '\0';
+}
+
+void http_client_redact(const struct http_client *c, char *text)
+{
+	size_t n = c->secret ? strlen(c->secret) : 0;
+
+	if (n == 0)
+		return;
+	redact_all(text, c->secret, n);
+	/* Base64 forms too (a proxy echoing an "Authorization: Basic" value
+	 * holds base64("user:" + secret)): whatever precedes the secret, the
+	 * characters that only its bytes decide are the base64 of the secret
+	 * from offset 0, 1 or 2, cut to whole 3-byte groups. */
+	for (size_t off = 0; off < 3 && n >= off + 6; off++) {
+		size_t len = (n - off) / 3 * 3;
+		char *core = malloc(len / 3 * 4 + 1);
+
+		if (!core)
+			return;
+		base64_groups((const unsigned char *)c->secret + off, len, core);
+		redact_all(text, core, strlen(core));
+		free(core);
 	}
 }
 

@@ -10,13 +10,15 @@
 #define LOG_LINE_MAX 4096
 #define LOG_SECRETS_MAX 8
 #define LOG_SECRET_LEN_MAX 1024
+#define LOG_SECRET_FORMS 5
 
 static struct {
 	pthread_mutex_t lock;
 	enum log_level threshold;
 	FILE *sink;
 	bool journal;
-	char *secrets[LOG_SECRETS_MAX * 2]; /* raw and URL-encoded forms */
+	/* raw, URL-encoded and the three base64 forms of each secret */
+	char *secrets[LOG_SECRETS_MAX * LOG_SECRET_FORMS];
 } logger = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.threshold = LOG_LEVEL_INFO,
@@ -79,7 +81,7 @@ static char *url_encode(const char *s)
 
 static int add_secret_locked(char *copy)
 {
-	for (size_t i = 0; i < LOG_SECRETS_MAX * 2; i++) {
+	for (size_t i = 0; i < LOG_SECRETS_MAX * LOG_SECRET_FORMS; i++) {
 		if (!logger.secrets[i]) {
 			logger.secrets[i] = copy;
 			return 0;
@@ -93,26 +95,62 @@ static int add_secret_locked(char *copy)
 	return -1;
 }
 
+/*
+ * The characters of base64(prefix + s) that only the bytes of s decide,
+ * for a prefix whose length leaves s at offset off of a 3-byte group (an
+ * "Authorization: Basic" value is base64 of "user:" + s). NULL when s is
+ * too short for the form to be recognisable (fewer than 8 characters).
+ */
+static char *base64_core(const char *s, size_t off)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(s), len;
+	const unsigned char *in = (const unsigned char *)s + off;
+	char *out, *p;
+
+	if (n < off + 6)
+		return NULL;
+	len = (n - off) / 3 * 3;
+	if (!(out = p = malloc(len / 3 * 4 + 1)))
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+			     in[i + 2];
+
+		*p++ = b64[v >> 18 & 63];
+		*p++ = b64[v >> 12 & 63];
+		*p++ = b64[v >> 6 & 63];
+		*p++ = b64[v & 63];
+	}
+	*p = '\0';
+	return out;
+}
+
 int log_add_secret(const char *s)
 {
-	char *raw, *enc;
-	int rc;
+	char *forms[LOG_SECRET_FORMS] = { NULL };
+	int rc = 0;
 
 	if (!s || !*s || strlen(s) > LOG_SECRET_LEN_MAX)
 		return s && strlen(s) > LOG_SECRET_LEN_MAX ? -1 : 0;
-	raw = strdup(s);
-	enc = url_encode(s);
-	if (!raw || !enc) {
-		free(raw);
-		free(enc);
+	forms[0] = strdup(s);
+	forms[1] = url_encode(s);
+	if (!forms[0] || !forms[1]) {
+		free(forms[0]);
+		free(forms[1]);
 		return -1;
 	}
+	for (size_t off = 0; off < 3; off++)
+		forms[2 + off] = base64_core(s, off);
 	pthread_mutex_lock(&logger.lock);
-	rc = add_secret_locked(raw);
-	if (rc == 0)
-		rc = add_secret_locked(enc);
-	else
-		free(enc);
+	for (size_t i = 0; i < LOG_SECRET_FORMS; i++) {
+		if (!forms[i])
+			continue;
+		if (rc == 0)
+			rc = add_secret_locked(forms[i]);
+		else
+			free(forms[i]);
+	}
 	pthread_mutex_unlock(&logger.lock);
 	return rc;
 }
@@ -120,7 +158,7 @@ int log_add_secret(const char *s)
 void log_clear_secrets(void)
 {
 	pthread_mutex_lock(&logger.lock);
-	for (size_t i = 0; i < LOG_SECRETS_MAX * 2; i++) {
+	for (size_t i = 0; i < LOG_SECRETS_MAX * LOG_SECRET_FORMS; i++) {
 		free(logger.secrets[i]);
 		logger.secrets[i] = NULL;
 	}
@@ -144,7 +182,7 @@ static void redact_one(char *buf, const char *secret)
 
 static void redact_locked(char *buf)
 {
-	for (size_t i = 0; i < LOG_SECRETS_MAX * 2; i++)
+	for (size_t i = 0; i < LOG_SECRETS_MAX * LOG_SECRET_FORMS; i++)
 		if (logger.secrets[i])
 			redact_one(buf, logger.secrets[i]);
 }

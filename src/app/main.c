@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 extern char **environ;
 
@@ -164,6 +165,10 @@ int main(int argc, char **argv)
 	struct args a;
 	int rc;
 
+	/* The API token is in this process's memory: no core file, and
+	 * /proc/<pid>/mem, environ and ptrace closed to the user's other
+	 * processes (reliability.md G3; the unit also has LimitCORE=0). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	memset(&a, 0, sizeof(a));
 	rc = parse_args(argc, argv, &a);
 	if (rc)

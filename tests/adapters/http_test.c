@@ -390,6 +390,35 @@ START_TEST(test_secret_header_checked_and_never_quoted)
 }
 END_TEST
 
+START_TEST(test_redact_raw_and_base64_forms)
+{
+	struct http_options o;
+	struct http_client *c = NULL;
+	struct st_error err;
+	/* "glpat-CANARY-0123456789abcdef" after "x:", "ab:" and "abc:"
+	 * (base64 of an "Authorization: Basic" value, each alignment) */
+	char text[] = "raw glpat-CANARY-0123456789abcdef; "
+		      "basic eDpnbHBhdC1DQU5BUlktMDEyMzQ1Njc4OWFiY2RlZg==; "
+		      "basic YWI6Z2xwYXQtQ0FOQVJZLTAxMjM0NTY3ODlhYmNkZWY=; "
+		      "basic YWJjOmdscGF0LUNBTkFSWS0wMTIzNDU2Nzg5YWJjZGVm; "
+		      "other eDpvdGhlcg==";
+
+	options(&o);
+	st_error_clear(&err);
+	ck_assert_int_eq(http_client_new(&o, &c, &err), 0);
+	ck_assert_int_eq(http_client_set_secret_header(c, "PRIVATE-TOKEN",
+			 "glpat-CANARY-0123456789abcdef", &err), 0);
+	http_client_redact(c, text);
+	ck_assert_ptr_null(strstr(text, "CANARY"));
+	ck_assert_ptr_null(strstr(text, "Z2xwYXQtQ0FOQVJZLTAxMjM0NTY3ODlh"));
+	ck_assert_ptr_null(strstr(text, "nbHBhdC1DQU5BUlktMDEyMzQ1Njc4OWFi"));
+	ck_assert_ptr_null(strstr(text, "dscGF0LUNBTkFSWS0wMTIzNDU2Nzg5YWJj"));
+	ck_assert_ptr_nonnull(strstr(text, "raw ***;"));
+	ck_assert_ptr_nonnull(strstr(text, "other eDpvdGhlcg=="));
+	http_client_free(c);
+}
+END_TEST
+
 START_TEST(test_url_safety)
 {
 	ck_assert(http_url_safe("https://gitlab.example.com/api/v4"));
@@ -613,6 +642,7 @@ int main(void)
 	tcase_add_test(tc, test_connection_refused_retried_then_fails);
 	tcase_add_test(tc, test_cancel_stops_before_sending);
 	tcase_add_test(tc, test_secret_header_checked_and_never_quoted);
+	tcase_add_test(tc, test_redact_raw_and_base64_forms);
 	tcase_add_test(tc, test_url_safety);
 	tcase_add_test(tc, test_headers_sent_and_redirect_not_followed);
 	tcase_add_test(tc, test_tls_verification_on);
