@@ -239,6 +239,38 @@ def standin_seeds(binary):
         put("mrs", b"\x00" + b"[" * 70 + b"]" * 70)
         put("mrs", b"\x00" + pages[2][:len(pages[2]) // 2])
 
+        # Webhook deliveries exactly as the stand-in sends them (to a
+        # closed port: the answer still carries headers and payload).
+        dead = "http://127.0.0.1:9/webhook"
+        mr_open = p.mr("Hooked", ["ImpactMinor"], merge=False)
+        p.label(mr_open["iid"], ["ImpactMinor", "docs"])
+        sends = [{"event": "merge_request", "iid": mr_open["iid"], "action": a}
+                 for a in ("open", "update", "reopen", "close")]
+        sends += [{"event": "merge_request", "iid": 1, "action": "merge"},
+                  {"event": "merge_request", "iid": 1, "action": "update"},
+                  {"event": "merge_request", "iid": 1, "test": True},
+                  {"event": "push", "ref": "refs/heads/main"},
+                  {"event": "push", "ref": "refs/heads/release/1",
+                   "after": "0" * 40},
+                  {"event": "push", "ref": "refs/tags/1.0.0"}]
+        for body in sends:
+            body.update({"url": dead, "token": "secret", "project": p.id,
+                         "timeout": 1})
+            d = s.ctl("POST", "/__control__/webhooks/send", body)
+            hdr = d["headers"].get("X-Gitlab-Event", "")
+            payload = json.dumps(d["payload"]).encode()
+            put("webhook", b"\x00" + hdr.encode() + b"\n" + payload)
+            if body.get("action") in ("merge", "update") or \
+                    body["event"] == "push":
+                put("webhook", b"\x01" + payload)  # System Hook style
+        put("webhook", b"\x00System Hook\n{\"object_kind\":\"merge_request\","
+            b"\"object_attributes\":{\"iid\":1,\"action\":\"merge\"}}")
+        put("webhook", b"\x00Note Hook\n{}")
+        put("webhook", b"\x00Merge Request Hook\n[]")
+        put("webhook", b"\x02hook-secret-0123456789\nhook-secret-0123456789")
+        put("webhook", b"\x02abab\nab")
+        put("webhook", b"\x03\x02a\nb\na\nc\nb\n\na\n" + b"k" * 130)
+
         # The MR cache written by a real run, re-addressed to the
         # harness's api_url/project.
         with tempfile.TemporaryDirectory() as tmp:
