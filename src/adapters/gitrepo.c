@@ -183,6 +183,40 @@ int gitrepo_peel_commit(struct gitrepo *repo, const struct gitrepo_oid *id,
 	return 0;
 }
 
+/* Up to this many single-parent commits are followed before asking
+ * libgit2's merge-base machinery. */
+#define FIRST_PARENT_STEPS 16
+
+/*
+ * The usual question on a release branch (is the release commit under its
+ * prep commit?) answered by following first parents through single-parent
+ * commits: true is exact; false only means "ask the full check".
+ */
+static bool first_parents_reach(struct gitrepo *repo, const git_oid *head,
+				const git_oid *ancestor)
+{
+	git_oid at = *head;
+
+	for (int i = 0; i < FIRST_PARENT_STEPS; i++) {
+		git_commit *c = NULL;
+		bool single;
+
+		if (git_commit_lookup(&c, repo->repo, &at) < 0) {
+			git_error_clear();
+			return false;
+		}
+		single = git_commit_parentcount(c) == 1;
+		if (single)
+			git_oid_cpy(&at, git_commit_parent_id(c, 0));
+		git_commit_free(c);
+		if (!single)
+			return false;
+		if (git_oid_equal(&at, ancestor))
+			return true;
+	}
+	return false;
+}
+
 int gitrepo_is_ancestor(struct gitrepo *repo, const struct gitrepo_oid *ancestor,
 			const struct gitrepo_oid *head, bool *out,
 			struct st_error *err)
@@ -201,7 +235,7 @@ int gitrepo_is_ancestor(struct gitrepo *repo, const struct gitrepo_oid *ancestor
 	}
 	gitrepo__to_git(ancestor, &a);
 	gitrepo__to_git(head, &h);
-	if (git_oid_equal(&a, &h)) {
+	if (git_oid_equal(&a, &h) || first_parents_reach(repo, &h, &a)) {
 		*out = true;
 		return 0;
 	}

@@ -330,6 +330,7 @@ static int load_known(struct engine *e, struct st_error *err)
 	free(e->known);
 	e->known = calloc(e->tags.nreleases + 1, sizeof(*e->known));
 	e->n_known = 0;
+	e->n_known_sorted = 0; /* its pointers were into the old array */
 	if (!e->known)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	for (size_t i = 0; i < e->tags.nreleases; i++) {
@@ -650,6 +651,7 @@ static void engine_release(struct engine *e)
 	gitrepo_tags_release(&e->tags);
 	gitrepo_branches_release(&e->branches);
 	free(e->known);
+	free(e->known_sorted);
 	free(e->heads);
 	free(e->mr_commits);
 	gitrepo_free(e->repo);

@@ -23,6 +23,7 @@ int engine_known_add(struct engine *e, const struct semver_ver *v,
 	if (!grown)
 		return ST_ENOMEM;
 	e->known = grown;
+	e->n_known_sorted = 0; /* known_index() pointed into the old array */
 	e->known[e->n_known++] = (struct known_release){ *v, *commit, true };
 	return ST_OK;
 }
@@ -270,21 +271,102 @@ static struct engine_head *head_get(struct engine *e, const char *name,
 	return h;
 }
 
+static int branch_name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct gitrepo_branch *)elem)->name);
+}
+
+/* gitrepo_branches_list() sorts the release branches by name. */
 static bool branch_exists(const struct engine *e, const char *name)
 {
-	for (size_t i = 0; i < e->branches.nrelease; i++)
-		if (strcmp(e->branches.release[i].name, name) == 0)
-			return true;
-	return false;
+	return e->branches.nrelease &&
+	       bsearch(name, e->branches.release, e->branches.nrelease,
+		       sizeof(*e->branches.release), branch_name_cmp);
+}
+
+static int known_ptr_cmp(const void *a, const void *b)
+{
+	const struct known_release *x = *(const struct known_release *const *)a;
+	const struct known_release *y = *(const struct known_release *const *)b;
+	int c = semver_ver_compare(&x->v, &y->v);
+
+	/* equal versions: the earlier entry first, as the linear search
+	 * found it */
+	return c ? c : (x > y) - (x < y);
+}
+
+/* e->known sorted by version, for the family goals: with 1,000 tags and
+ * hundreds of release branches, linear searches per goal added up to
+ * several ms (docs/performance.md). NULL on ENOMEM: linear again. */
+static void known_index(struct engine *e)
+{
+	free(e->known_sorted);
+	e->known_sorted = malloc((e->n_known + 1) * sizeof(*e->known_sorted));
+	e->n_known_sorted = 0;
+	if (!e->known_sorted)
+		return;
+	for (size_t i = 0; i < e->n_known; i++)
+		e->known_sorted[i] = &e->known[i];
+	qsort(e->known_sorted, e->n_known, sizeof(*e->known_sorted),
+	      known_ptr_cmp);
+	e->n_known_sorted = e->n_known;
+}
+
+/* Position of the first sorted entry >= v. */
+static size_t known_lower(const struct engine *e, const struct semver_ver *v)
+{
+	size_t lo = 0, hi = e->n_known_sorted;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (semver_ver_compare(&e->known_sorted[mid]->v, v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool known_indexed(const struct engine *e)
+{
+	return e->known_sorted && e->n_known_sorted == e->n_known;
 }
 
 static const struct known_release *known_find(const struct engine *e,
 					      const struct semver_ver *v)
 {
+	if (known_indexed(e)) {
+		size_t i = known_lower(e, v);
+
+		return i < e->n_known_sorted &&
+		       semver_ver_compare(&e->known_sorted[i]->v, v) == 0
+			       ? e->known_sorted[i] : NULL;
+	}
 	for (size_t i = 0; i < e->n_known; i++)
 		if (semver_ver_compare(&e->known[i].v, v) == 0)
 			return &e->known[i];
 	return NULL;
+}
+
+/* No known release of v's major is higher than v. */
+static bool latest_of_its_major(const struct engine *e,
+				const struct semver_ver *v)
+{
+	if (known_indexed(e)) {
+		size_t i = known_lower(e, v);
+
+		while (i < e->n_known_sorted &&
+		       semver_ver_compare(&e->known_sorted[i]->v, v) == 0)
+			i++;
+		return i == e->n_known_sorted ||
+		       e->known_sorted[i]->v.major != v->major;
+	}
+	for (size_t i = 0; i < e->n_known; i++)
+		if (e->known[i].v.major == v->major &&
+		    semver_ver_compare(&e->known[i].v, v) > 0)
+			return false;
+	return true;
 }
 
 /*
@@ -298,18 +380,13 @@ static bool family_checked(const struct engine *e, const struct known_release *k
 			   const struct semver_ver *overall)
 {
 	char home[POLICY_NAME_MAX];
-	bool latest_of_major = true;
 
 	for (size_t i = 0; i < e->n_blocked; i++)
 		if (semver_ver_compare(&e->blocked[i], &k->v) == 0)
 			return false;
 	if (k->fresh || semver_ver_compare(&k->v, overall) == 0)
 		return true;
-	for (size_t i = 0; i < e->n_known; i++)
-		if (e->known[i].v.major == k->v.major &&
-		    semver_ver_compare(&e->known[i].v, &k->v) > 0)
-			latest_of_major = false;
-	if (latest_of_major)
+	if (latest_of_its_major(e, &k->v))
 		snprintf(home, sizeof(home), "%s%llu", e->o->cfg->release_prefix,
 			 (unsigned long long)k->v.major);
 	else
@@ -588,6 +665,7 @@ int engine_family_goals(struct engine *e, struct st_error *err)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	for (size_t i = 0; i < e->n_known; i++)
 		vers[i] = e->known[i].v;
+	known_index(e);
 	rc = policy_family_goals(vers, e->n_known, &e->settings, &fam, err);
 	free(vers);
 	if (rc == 0 && fam.n_goals > 0) {

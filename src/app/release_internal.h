@@ -55,6 +55,10 @@ struct engine {
 	struct gitrepo_branches branches;
 	struct known_release *known;
 	size_t n_known;
+	/* known sorted by version while the family goals are planned
+	 * (release_goals.c); stale as soon as n_known differs */
+	const struct known_release **known_sorted;
+	size_t n_known_sorted;
 	struct engine_head *heads;
 	size_t n_heads;
 	/* Families whose branch was refused: their goals wait (SPEC §3:

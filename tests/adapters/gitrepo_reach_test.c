@@ -380,6 +380,20 @@ START_TEST(linear_chains_on_a_release)
 		}
 		ck_assert_int_eq(n, (int)gitrepo_commitset_count(set));
 		gitrepo_commitset_free(set);
+		/* and the ancestry check (first-parent shortcut or libgit2's
+		 * merge base) agrees with git, both ways round */
+		for (int way = 0; way < 2; way++) {
+			const char *x = way ? cases[i].head : cases[i].since;
+			const char *y = way ? cases[i].since : cases[i].head;
+			struct gitrepo_oid gx = tu_rev(dir, x), gy = tu_rev(dir, y);
+			bool is = false;
+			int want = tu_sh("git -C '%s' merge-base --is-ancestor %s %s",
+					 dir, x, y) == 0;
+
+			ck_assert_int_eq(gitrepo_is_ancestor(r, &gx, &gy, &is, &err),
+					 0);
+			ck_assert_msg(is == want, "%s ancestor of %s: %d", x, y, is);
+		}
 	}
 	gitrepo_free(r);
 }
