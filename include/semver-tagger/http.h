@@ -15,6 +15,7 @@
 #include "semver-tagger/strbuf.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +36,7 @@ struct http_options {
 	void (*sleep_ms)(void *ctx, long ms);
 	void *sleep_ctx;
 	/* Non-zero stops transfers and waits early (daemon shutdown). */
-	const volatile sig_atomic_t *cancel;
+	const atomic_int *cancel; /* set by another thread: atomic */
 };
 
 void http_options_default(struct http_options *o);

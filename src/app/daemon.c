@@ -95,7 +95,7 @@ struct daemon {
 	int listen_fds;        /* from systemd socket activation */
 	char exe[64];
 	int stop_pipe[2];
-	volatile sig_atomic_t stopping;
+	atomic_int stopping; /* read by the listener and the workers */
 	int64_t start_unix;
 	uint64_t reloads_ok, reloads_failed;
 	struct scheduler_options so;

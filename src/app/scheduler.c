@@ -45,7 +45,7 @@ struct scheduler {
 	size_t n;
 	pthread_t *threads;
 	size_t n_threads;
-	volatile int stopping;
+	atomic_int stopping; /* read by hooks without the lock */
 	bool timer_taken;      /* one idle worker waits with a timeout */
 	int64_t timer_at;      /* ... until then */
 	uint64_t rng;

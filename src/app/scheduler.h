@@ -21,6 +21,7 @@
 #ifndef SEMVER_TAGGER_SCHEDULER_H
 #define SEMVER_TAGGER_SCHEDULER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +41,7 @@ struct sched_turn {
 	void **checks;         /* queued items (MR checks), oldest first */
 	size_t n_checks;
 	/* Non-zero once the scheduler is stopping: skip what can wait. */
-	const volatile int *stopping;
+	const atomic_int *stopping;
 };
 
 /* What the turn did; the run hook fills it. */

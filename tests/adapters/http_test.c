@@ -354,7 +354,7 @@ END_TEST
 
 START_TEST(test_cancel_stops_before_sending)
 {
-	static volatile sig_atomic_t stop = 1;
+	static atomic_int stop = 1;
 	struct http_options o;
 	struct http_client *c;
 	struct http_response rs;
