@@ -43,6 +43,7 @@ struct release_options {
 	/* Crash trials: abort() when the run reaches this labelled point
 	 * (see release_failpoints in release.c). NULL in production. */
 	const char *failpoint;
+	bool debug;                   /* collect debug lines in the report */
 };
 
 enum goal_state {
@@ -91,6 +92,8 @@ struct release_report {
 	size_t n_maintenance;
 	char **warnings;                     /* for the app to log */
 	size_t n_warnings;
+	char **debug;                        /* debug-level lines (o->debug) */
+	size_t n_debug;
 	unsigned replans;
 	unsigned api_requests;
 	int status;                          /* worst of all: 0 or ST_E* */

@@ -187,6 +187,7 @@ static void options(const struct once *o, struct release_options *ro)
 	ro->max_replans = 3;
 	ro->network_timeout_ms = (long)o->p.total_timeout * 1000;
 	ro->failpoint = config_getenv(o->env, "SEMVER_TAGGER_FAILPOINT");
+	ro->debug = log_threshold() >= LOG_LEVEL_DEBUG;
 }
 
 static void once_release(struct once *o)

@@ -84,6 +84,8 @@ void output_log(const struct release_report *r)
 {
 	bool shown = false;
 
+	for (size_t i = 0; i < r->n_debug; i++)
+		log_debug("%s", r->debug[i]);
 	for (size_t i = 0; i < r->n_warnings; i++)
 		log_warning("%s", r->warnings[i]);
 	for (size_t i = 0; i < r->n_branches; i++) {

@@ -38,6 +38,17 @@ void engine_warn(struct engine *e, const char *fmt, ...)
 	report_add_warning(e->rep, msg);
 }
 
+void engine_debug(struct engine *e, const char *fmt, ...)
+{
+	char msg[ST_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report_add_debug(e->rep, msg);
+}
+
 int64_t engine_deadline(const struct engine *e)
 {
 	long ms = e->o->network_timeout_ms > 0 ? e->o->network_timeout_ms
@@ -162,6 +173,10 @@ static int index_mr_commits(struct engine *e, struct st_error *err)
 		if (c && gitrepo_oid_fromhex(c, &m->id) == 0) {
 			m->mr = i;
 			e->n_mr_commits++;
+			if (e->o->debug && !gitrepo_commit_exists(e->repo, &m->id))
+				engine_debug(e, "MR !%lld: commit %.12s is not in "
+					     "the repository: not reachable",
+					     (long long)e->mrs.items[i].iid, c);
 		}
 	}
 	qsort(e->mr_commits, e->n_mr_commits, sizeof(*e->mr_commits),

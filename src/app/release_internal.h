@@ -70,6 +70,8 @@ struct engine {
 /* release.c */
 void engine_warn(struct engine *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void engine_debug(struct engine *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int64_t engine_deadline(const struct engine *e);
 void engine_failpoint(const struct engine *e, const char *name);
 
@@ -87,6 +89,7 @@ int report_add_branch(struct release_report *r, const char *name,
 int report_add_maintenance(struct release_report *r,
 			   const struct release_goal_report *g);
 int report_add_warning(struct release_report *r, const char *msg);
+int report_add_debug(struct release_report *r, const char *msg);
 void report_clear_attempt(struct release_report *r);
 /* The branch report's goal matching g (kind, branch, release), or NULL. */
 struct release_goal_report *report_find_goal(struct release_report *r,

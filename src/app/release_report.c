@@ -44,6 +44,9 @@ void release_report_release(struct release_report *r)
 	for (size_t i = 0; i < r->n_warnings; i++)
 		free(r->warnings[i]);
 	free(r->warnings);
+	for (size_t i = 0; i < r->n_debug; i++)
+		free(r->debug[i]);
+	free(r->debug);
 	free(r->project);
 	free(r->default_branch);
 	release_report_init(r);
@@ -83,20 +86,30 @@ int report_add_maintenance(struct release_report *r,
 	return ST_OK;
 }
 
-int report_add_warning(struct release_report *r, const char *msg)
+static int add_line(char ***v, size_t *n, const char *msg)
 {
 	char **grown, *copy = strdup(msg);
 
 	if (!copy)
 		return ST_ENOMEM;
-	grown = realloc(r->warnings, (r->n_warnings + 1) * sizeof(*grown));
+	grown = realloc(*v, (*n + 1) * sizeof(*grown));
 	if (!grown) {
 		free(copy);
 		return ST_ENOMEM;
 	}
-	r->warnings = grown;
-	r->warnings[r->n_warnings++] = copy;
+	*v = grown;
+	(*v)[(*n)++] = copy;
 	return ST_OK;
+}
+
+int report_add_warning(struct release_report *r, const char *msg)
+{
+	return add_line(&r->warnings, &r->n_warnings, msg);
+}
+
+int report_add_debug(struct release_report *r, const char *msg)
+{
+	return add_line(&r->debug, &r->n_debug, msg);
 }
 
 struct release_goal_report *report_find_goal(struct release_report *r,

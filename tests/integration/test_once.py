@@ -26,6 +26,19 @@ class FirstReleases(OnceTest):
         self.assertEqual(p.heads()["release/0.0"], main)
         self.assertIn("0.0.1", r.err + r.out)
 
+    def test_mr_commit_missing_from_repository_is_not_new(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        # An MR record whose commit the repository does not have (an
+        # imported MR, a deleted fork): not reachable, said at debug level.
+        sha = "ab" * 20
+        p.s.ctl("POST", p.c("/merge_requests/bulk"), {"merge_requests": [
+            {"title": "Imported", "labels": [], "merge_commit_sha": sha}]})
+        r = self.run_once(p, "-v")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.0.1"])
+        self.assertIn("commit %s is not in the repository" % sha[:12], r.err)
+
     def test_nothing_new_is_nothing_to_do(self):
         p = Project(self.standin)
         p.mr("Feature", ["ImpactMinor"])
