@@ -441,25 +441,51 @@ static size_t mr_commit_lower(const struct engine *e,
 
 /* Indexes into e->mrs of the MRs whose commit is in set, ascending; from
  * whichever side is smaller: the new commits or the MRs. */
-static size_t mrs_in_set(const struct engine *e,
-			 const struct gitrepo_commitset *set, size_t *hits)
+struct hits {
+	size_t *v;
+	size_t n, cap;
+};
+
+static int hit(struct hits *h, size_t mr)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 16;
+		size_t *v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			return ST_ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = mr;
+	return ST_OK;
+}
+
+/* Indexes into e->mrs of the MRs whose commit is in set, ascending; from
+ * whichever side is smaller: the new commits or the MRs. Sized by what is
+ * found (a release branch usually has none: hundreds of branches must not
+ * each allocate room for every MR). */
+static int mrs_in_set(const struct engine *e,
+		      const struct gitrepo_commitset *set, struct hits *h)
 {
 	struct gitrepo_oid id;
-	size_t n = 0, pos = 0;
+	size_t pos = 0;
+	int rc = 0;
 
 	if (gitrepo_commitset_count(set) > e->n_mr_commits / 16) {
-		for (size_t i = 0; i < e->n_mr_commits; i++)
+		for (size_t i = 0; rc == 0 && i < e->n_mr_commits; i++)
 			if (gitrepo_commitset_has(set, &e->mr_commits[i].id))
-				hits[n++] = e->mr_commits[i].mr;
+				rc = hit(h, e->mr_commits[i].mr);
 	} else {
-		while (gitrepo_commitset_next(set, &pos, &id))
+		while (rc == 0 && gitrepo_commitset_next(set, &pos, &id))
 			for (size_t i = mr_commit_lower(e, &id);
-			     i < e->n_mr_commits &&
+			     rc == 0 && i < e->n_mr_commits &&
 			     gitrepo_oid_equal(&e->mr_commits[i].id, &id); i++)
-				hits[n++] = e->mr_commits[i].mr;
+				rc = hit(h, e->mr_commits[i].mr);
 	}
-	qsort(hits, n, sizeof(*hits), size_cmp);
-	return n;
+	if (rc == 0 && h->n > 1)
+		qsort(h->v, h->n, sizeof(*h->v), size_cmp);
+	return rc;
 }
 
 /* SPEC §2: the merged MRs whose commit is reachable from head and not
@@ -471,20 +497,17 @@ static int find_new_mrs(struct engine *e, const struct gitrepo_oid *head,
 {
 	struct gitrepo_commitset *set = NULL;
 	int rc = gitrepo_new_commits(e->repo, head, since, &set, err);
-	size_t *hits = NULL, nhits = 0;
+	struct hits hits = { NULL, 0, 0 };
 
 	out->v = NULL;
 	out->n = 0;
 	if (rc)
 		return rc;
-	out->v = calloc(e->n_mr_commits + 1, sizeof(*out->v));
-	hits = calloc(e->n_mr_commits + 1, sizeof(*hits));
-	if (!out->v || !hits)
+	if (mrs_in_set(e, set, &hits) != 0 ||
+	    !(out->v = calloc(hits.n + 1, sizeof(*out->v))))
 		rc = st_error_set(err, ST_ENOMEM, "out of memory");
-	else
-		nhits = mrs_in_set(e, set, hits);
-	for (size_t h = 0; rc == 0 && h < nhits; h++) {
-		const struct forge_mr *mr = &e->mrs.items[hits[h]];
+	for (size_t h = 0; rc == 0 && h < hits.n; h++) {
+		const struct forge_mr *mr = &e->mrs.items[hits.v[h]];
 
 		out->v[out->n++] = (struct policy_mr){
 			.iid = (uint64_t)mr->iid,
@@ -496,7 +519,7 @@ static int find_new_mrs(struct engine *e, const struct gitrepo_oid *head,
 		if (add_mr_report(br, mr) != 0)
 			rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	}
-	free(hits);
+	free(hits.v);
 	gitrepo_commitset_free(set);
 	return rc;
 }
