@@ -4,6 +4,7 @@ output, whole-process timing with /usr/bin/time, statistics."""
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -121,12 +122,13 @@ def tool_env(standin, pid, path, state_dir, build="version-file", extra=None):
 
 
 class Run:
-    def __init__(self, wall_ms, rss_kb, code, out, err):
+    def __init__(self, wall_ms, rss_kb, code, out, err, cpu_ms=0.0):
         self.wall_ms = wall_ms
         self.rss_kb = rss_kb
         self.code = code
         self.out = out
         self.err = err
+        self.cpu_ms = cpu_ms   # user + system, the process and its children
 
 
 def timed(argv, env=None, cwd=None, timeout=600):
@@ -135,17 +137,20 @@ def timed(argv, env=None, cwd=None, timeout=600):
     fd, tfile = tempfile.mkstemp(prefix="bench-time-")
     os.close(fd)
     try:
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         p = subprocess.run([TIME, "-f", "%M", "-o", tfile] + list(argv),
                            env=env, cwd=cwd, capture_output=True, text=True,
                            timeout=timeout)
         wall = (time.perf_counter() - t0) * 1000.0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1000
         with open(tfile) as f:
             lines = [ln for ln in f.read().splitlines() if ln.strip()]
         rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
     finally:
         os.unlink(tfile)
-    return Run(wall, rss, p.returncode, p.stdout, p.stderr)
+    return Run(wall, rss, p.returncode, p.stdout, p.stderr, cpu)
 
 
 def copy_state(src, dst):
