@@ -27,6 +27,7 @@ struct entry {
 	void *data;            /* one reference held */
 	unsigned interval_s;
 	bool running, want_cycle, removed;
+	bool auth_hold;        /* last cycle: authentication failed */
 	char why[128];
 	int64_t due_ms;        /* monotonic */
 	int64_t started_ms;
@@ -82,6 +83,7 @@ void scheduler_options_default(struct scheduler_options *o)
 	o->spread_ms = 5000;
 	o->max_checks = 32;
 	o->unhealthy_after = 5;
+	o->auth_hold_ms = 300000;
 }
 
 int64_t sched_backoff_ms(unsigned failures, unsigned interval_s,
@@ -165,7 +167,8 @@ static struct entry *pick(struct scheduler *s, int64_t now, int64_t *next)
 
 		if (e->running || e->removed)
 			continue;
-		due = e->n_items || e->want_cycle ? now : e->due_ms;
+		due = (e->n_items || e->want_cycle) &&
+		      !(e->auth_hold && e->due_ms > now) ? now : e->due_ms;
 		if (due <= now) {
 			if (due < best_due) {
 				best = e;
@@ -223,7 +226,11 @@ static void record(struct scheduler *s, struct entry *e,
 		st->failing_since_unix = 0;
 		next = (int64_t)e->interval_s * 1000;
 	}
-	e->due_ms = now + sched_jitter_ms(next, rnd(s));
+	next = sched_jitter_ms(next, rnd(s));
+	e->auth_hold = status == ST_EAUTH;
+	if (e->auth_hold && next < (int64_t)s->o.auth_hold_ms)
+		next = s->o.auth_hold_ms;
+	e->due_ms = now + next;
 }
 
 static void run_turn(struct scheduler *s, struct entry *e, int64_t now)
@@ -452,6 +459,7 @@ int scheduler_set_projects(struct scheduler *s, const struct sched_project *p,
 			e->due_ms = now + (int64_t)(rnd(s) * (double)spread);
 		} else if (trigger) {
 			e->want_cycle = true;
+			e->auth_hold = false; /* maybe a new token */
 			snprintf(e->why, sizeof(e->why), "reload");
 		}
 		if (s->h.ref)
@@ -577,7 +585,8 @@ int scheduler_snapshot(struct scheduler *s, struct sched_stats **out,
 		st[k] = e->st;
 		st[k].running = e->running;
 		st[k].running_ms = e->running ? now - e->started_ms : 0;
-		st[k].next_in_ms = e->running || e->want_cycle ? 0
+		st[k].next_in_ms = e->running ||
+				   (e->want_cycle && !e->auth_hold) ? 0
 				   : e->due_ms == NEVER ? -1
 				   : e->due_ms - now;
 		if (st[k].next_in_ms < 0 && e->due_ms != NEVER)

@@ -71,6 +71,12 @@ struct scheduler_options {
 	unsigned spread_ms;      /* 5 000: first cycles spread over this */
 	unsigned max_checks;     /* 32 queued MR checks per project */
 	unsigned unhealthy_after;/* 5 consecutive failed reconciliations */
+	/* 300 000: after an authentication failure nothing runs for the
+	 * project for this long, webhooks and MR checks included (they wait
+	 * and run then); a configuration reload ends it. At most 3 attempts
+	 * with a revoked token per 10 min (reliability.md §2 C3; GitLab bans
+	 * an address after 30 failed logins in 3 min). */
+	unsigned auth_hold_ms;
 };
 
 void scheduler_options_default(struct scheduler_options *o);

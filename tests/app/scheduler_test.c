@@ -294,6 +294,45 @@ START_TEST(test_failures_back_off_and_health)
 }
 END_TEST
 
+static bool one_auth_failure(const struct sched_stats *st)
+{
+	return st->errors[-ST_EAUTH] >= 1;
+}
+
+START_TEST(test_auth_failure_holds_triggers_until_reload)
+{
+	struct scheduler *s = start(2, 8);
+	struct sched_project p[2] = { { "a", 3600, &fake },
+				      { "b", 3600, &fake } };
+	struct sched_stats *st;
+	size_t n;
+
+	pthread_mutex_lock(&fake.lock);
+	fake.status = ST_EAUTH;
+	pthread_mutex_unlock(&fake.lock);
+	ck_assert(scheduler_trigger(s, "a", "go"));
+	st = stats_when(s, 0, one_auth_failure);
+	free(st);
+	/* webhooks and checks wait for the hold (300 s), not 50 ms */
+	for (int i = 0; i < 5; i++)
+		ck_assert(scheduler_trigger(s, "a", "webhook"));
+	ck_assert(scheduler_enqueue(s, "a", 1, item(1)));
+	ck_assert_int_eq(scheduler_snapshot(s, &st, &n), 0);
+	ck_assert(st[0].next_in_ms > 200 * 1000);
+	free(st);
+	pthread_mutex_lock(&fake.lock);
+	ck_assert_int_eq(fake.cycles_a, 2);
+	pthread_mutex_unlock(&fake.lock);
+	/* a reload (maybe a new token) ends the hold */
+	pthread_mutex_lock(&fake.lock);
+	fake.status = ST_OK;
+	pthread_mutex_unlock(&fake.lock);
+	ck_assert_int_eq(scheduler_set_projects(s, p, 2, true), 0);
+	WAIT_UNTIL(&fake, fake.cycles_a == 3 && fake.running_a == 0);
+	scheduler_free(s);
+}
+END_TEST
+
 START_TEST(test_reload_keeps_stats_and_drops_removed)
 {
 	struct scheduler *s = start(2, 8);
@@ -329,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, test_triggers_coalesce_one_turn_at_a_time);
 	tcase_add_test(tc, test_checks_replaced_by_key_and_capped);
 	tcase_add_test(tc, test_failures_back_off_and_health);
+	tcase_add_test(tc, test_auth_failure_holds_triggers_until_reload);
 	tcase_add_test(tc, test_reload_keeps_stats_and_drops_removed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
