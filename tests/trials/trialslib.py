@@ -103,8 +103,9 @@ class Runner:
             killed = False
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
-            killed = True
         proc.communicate()
+        # it may have ended between the timeout and the signal
+        killed = proc.returncode == -signal.SIGKILL
         return proc.returncode, killed
 
 
