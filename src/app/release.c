@@ -717,6 +717,27 @@ static int run_attempts(struct engine *e, struct st_error *err)
 	}
 }
 
+static void engine_open(struct engine *e, const struct release_options *o,
+			struct forge *forge, struct release_report *report)
+{
+	memset(e, 0, sizeof(*e));
+	e->o = o;
+	e->forge = forge;
+	e->rep = report;
+	forge_project_init(&e->project);
+	forge_mr_list_init(&e->mrs);
+}
+
+/* Record the outcome in the report and free the engine. */
+static int engine_close(struct engine *e, int rc, const struct st_error *err)
+{
+	e->rep->status = rc;
+	if (rc)
+		snprintf(e->rep->error, sizeof(e->rep->error), "%s", err->msg);
+	engine_release(e);
+	return rc;
+}
+
 int release_run(const struct release_options *o, struct forge *forge,
 		struct release_report *report, struct st_error *err)
 {
@@ -724,12 +745,7 @@ int release_run(const struct release_options *o, struct forge *forge,
 	struct forge_counters fc;
 	int rc;
 
-	memset(&e, 0, sizeof(e));
-	e.o = o;
-	e.forge = forge;
-	e.rep = report;
-	forge_project_init(&e.project);
-	forge_mr_list_init(&e.mrs);
+	engine_open(&e, o, forge, report);
 	rc = mkdir_p(o->state_dir, err);
 	if (rc == 0)
 		rc = setup_project(&e, false, err);
@@ -744,11 +760,7 @@ int release_run(const struct release_options *o, struct forge *forge,
 		rc = run_attempts(&e, err);
 	forge_counters(forge, &fc);
 	report->api_requests = (unsigned)fc.requests;
-	report->status = rc;
-	if (rc)
-		snprintf(report->error, sizeof(report->error), "%s", err->msg);
-	engine_release(&e);
-	return rc;
+	return engine_close(&e, rc, err);
 }
 
 /* Plan the MR's target branch with the MR as the only new one. */
@@ -792,12 +804,7 @@ int release_check_mr(const struct release_options *o, struct forge *forge,
 	struct engine e;
 	int rc;
 
-	memset(&e, 0, sizeof(e));
-	e.o = o;
-	e.forge = forge;
-	e.rep = report;
-	forge_project_init(&e.project);
-	forge_mr_list_init(&e.mrs);
+	engine_open(&e, o, forge, report);
 	/* no MR listing here to confirm a cached project: ask the server */
 	rc = mkdir_p(o->state_dir, err);
 	if (rc == 0)
@@ -808,9 +815,5 @@ int release_check_mr(const struct release_options *o, struct forge *forge,
 		rc = attempt_load(&e, err);
 	if (rc == 0)
 		rc = check_plan(&e, mr, err);
-	report->status = rc;
-	if (rc)
-		snprintf(report->error, sizeof(report->error), "%s", err->msg);
-	engine_release(&e);
-	return rc;
+	return engine_close(&e, rc, err);
 }
