@@ -11,52 +11,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
-STANDIN = os.path.join(SRC, "tests", "forge", "standin.py")
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+import harness  # noqa: E402  (the stand-in process, shared with the tests)
 TOKEN = "glpat-bench-0123456789abcdef"
 TIME = "/usr/bin/time"
 
 
-class Standin:
-    """One stand-in process (loopback only) for the whole benchmark."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, STANDIN, "--watch-stdin", "--quiet"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http://127.0.0.1:"):
-            self.stop()
-            raise RuntimeError("stand-in did not start: %r" % self.url)
-        self.api = self.url + "/api/v4"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
-            if f:
-                f.close()
-
-    def ctl(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            raise RuntimeError("%s %s -> %d %s" % (method, path, e.code,
-                                                   e.read()[:300]))
-        return json.loads(raw) if raw else None
+class Standin(harness.Standin):
+    """The integration harness's stand-in (loopback only), with the
+    counters the benchmark reads."""
 
     def counters(self):
         return self.ctl("GET", "/__control__/counters")
