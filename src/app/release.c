@@ -326,16 +326,27 @@ static bool cached_project_confirmed(struct engine *e)
  */
 static int setup_repo(struct engine *e, bool preload, struct st_error *err)
 {
-	int rc = fetch_with_preload(e, preload, err);
+	int rc = fetch_with_preload(e, preload, err), first = rc;
+	struct st_error first_err = *err;
+	char *old;
 
 	if (!e->project_cached || (rc == 0 && cached_project_confirmed(e)))
 		return rc;
+	if (!(old = strdup(e->git_url)))
+		return st_error_set(err, ST_ENOMEM, "out of memory");
 	st_error_clear(err);
 	gitrepo_free(e->repo);
 	e->repo = NULL;
 	rc = setup_project(e, true, err);
-	if (rc == 0)
+	/* The fetch failed and the project still names the same URL: a
+	 * second fetch would fail (or wait out a hung server) again. */
+	if (rc == 0 && first != 0 && strcmp(old, e->git_url) == 0) {
+		*err = first_err;
+		rc = first;
+	} else if (rc == 0) {
 		rc = setup_mirror(e, err);
+	}
+	free(old);
 	return rc;
 }
 
