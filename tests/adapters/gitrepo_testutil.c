@@ -219,3 +219,14 @@ void tu_server_stop(struct tu_server *s)
 	close(s->stop_pipe[0]);
 	close(s->stop_pipe[1]);
 }
+
+int tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

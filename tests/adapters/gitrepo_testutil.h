@@ -7,6 +7,11 @@
 
 #include "semver-tagger/gitrepo.h"
 
+#include <check.h>
+
+/* Run a Check suite (forked tests) and free it: the process exit status. */
+int tu_run_suite(Suite *s);
+
 /* Fixed identity and dates for git CLI commits, no user/system config. */
 void tu_env(void);
 
