@@ -7,7 +7,6 @@
 #include "engine.h"
 
 #include "semver-tagger/labels.h"
-#include "semver-tagger/log.h"
 #include "semver-tagger/policy.h"
 
 #include <stdio.h>
@@ -137,6 +136,10 @@ int engine_token_load(const struct config_project *p,
 		st_error_clear(err);
 		rc = token_from_files(p, from, out, err);
 	}
+	/* a configured file or variable that is not there is named */
+	if (rc == ST_ENOTFOUND && (from->file || p->token_file ||
+				   p->token_env))
+		return rc;
 	if (rc == ST_ENOTFOUND && from->ci) {
 		st_error_clear(err);
 		rc = gitlab_token_find(NULL, out, kind, where, sizeof(where),

@@ -360,6 +360,176 @@ class Signals(DaemonTest):
         wait_for(lambda: p.tags() == ["0.1.0"], what="the release")
 
 
+class Engine(DaemonTest):
+    """The typed engine boundary and the worker processes (issue 12)."""
+
+    def forged_mr_hook(self, d, p, iid, mutate):
+        """The stand-in's own payload for MR iid (delivered nowhere),
+        changed by mutate, then sent to the daemon with the right secret:
+        a webhook whose facts lie."""
+        real = self.standin.ctl("POST", "/__control__/webhooks/send", {
+            "url": "http://127.0.0.1:9/hook", "project": p.id, "iid": iid,
+            "action": "open", "timeout": 2})
+        payload = real["payload"]
+        mutate(payload)
+        key = "forged-%d-%f" % (iid, time.monotonic())
+        status, _ = d.request("POST", "/webhook",
+                              json.dumps(payload).encode(), {
+                                  "Content-Type": "application/json",
+                                  "X-Gitlab-Event": "Merge Request Hook",
+                                  "X-Gitlab-Token": WEBHOOK_SECRET,
+                                  "X-Gitlab-Instance": self.standin.url,
+                                  "Idempotency-Key": key,
+                                  "X-Gitlab-Event-UUID": key})
+        return status
+
+    def test_project_key_differs_from_section_name(self):
+        real = Project(self.standin, path="group/real")
+        d = self.daemon([("alpha/staging", {"project": "group/real"})])
+        self.standin.ctl("DELETE", "/__control__/counters")
+        mr = real.mr("Feature", ["ImpactMinor"])
+        d.kill(signal.SIGHUP)  # a reload triggers every project
+        wait_for(lambda: real.tags() == ["0.1.0"], what="group/real released")
+        wait_for(lambda: d.find_log("alpha/staging: released 0.1.0 on main"),
+                 what="the release, logged under the section name")
+        reqs = self.standin.ctl("GET", "/__control__/requests")
+        self.assertTrue(reqs)
+        for r in reqs:
+            self.assertNotIn("alpha", r["path"] + (r.get("query") or ""), r)
+            self.assertNotIn("staging", r["path"], r)
+        self.assertTrue(any("group%2Freal" in r["path"] or
+                            "group/real" in r["path"] for r in reqs))
+        projects = os.listdir(os.path.join(self.tmp, "state", "projects"))
+        self.assertEqual(projects, ["group%2Freal"])
+        self.assertIn("!%d" % mr["iid"],
+                      d.find_log("released 0.1.0 on main")[0])
+
+    def test_lying_mr_webhook_posts_nothing_on_payload_sha(self):
+        # Regression test for issue 14 item 4 as well: an MR hook's
+        # last_commit.id, labels and url are not facts.
+        p = Project(self.standin)
+        p.tag("1.3.0", "main")
+        d = self.daemon([p])
+        mr = p.mr("Unlabelled", [], merge=False)
+        fake = "d" * 40
+
+        def lie(payload):
+            oa = payload["object_attributes"]
+            oa["last_commit"]["id"] = fake
+            oa["url"] = "https://evil.example/phish"
+            major = {"id": 999, "title": "ImpactMajor", "color": "#ff0000",
+                     "project_id": p.id, "created_at": oa["created_at"],
+                     "updated_at": oa["updated_at"], "template": False,
+                     "description": None, "type": "ProjectLabel",
+                     "group_id": None}
+            oa["labels"] = [major]
+            payload["labels"] = [major]
+
+        self.assertEqual(self.forged_mr_hook(d, p, mr["iid"], lie), 202)
+        wait_for(lambda: statuses(p), what="a status from the API's facts")
+        sts = statuses(p)
+        self.assertEqual([s["sha"] for s in sts], [mr["sha"]])
+        self.assertEqual(sts[-1]["status"], "failed")
+        self.assertEqual(sts[-1]["target_url"], mr["web_url"])
+        self.assertFalse(any(s["status"] == "success" for s in sts))
+        self.assertFalse(statuses(p, fake))
+
+    def test_refusal_polled_ten_times_is_logged_once(self):
+        p = Project(self.standin)
+        mr = p.mr("No label", [])
+        d = self.daemon([p], poll_interval=1)
+        wait_for(lambda: d.metric("semver_tagger_cycles_total",
+                                  project=p.path, result="refused") >= 10,
+                 timeout=120, what="ten refused polls")
+        blocked = d.find_log("release blocked")
+        self.assertEqual(len(blocked), 1, d.logs())
+        self.assertIn("!%d" % mr["iid"], blocked[0])
+        self.assertEqual(d.find_log("error:"), [], d.logs())
+        self.assertEqual(len(d.find_log("has no impact label")), 1)
+        p.label(mr["iid"], ["ImpactPatch"])
+        wait_for(lambda: p.tags() == ["0.0.1"], what="the release")
+        wait_for(lambda: d.find_log("no longer blocked"), what="cleared")
+        self.assertEqual(len(d.find_log("no longer blocked")), 1)
+        self.assertEqual(len(d.find_log("release blocked")), 1)
+
+    def test_labels_with_commas_and_a_20k_label_list_survive(self):
+        p = Project(self.standin)
+        p.tag("1.3.0", "main")
+        d = self.daemon([(p.path, {"label_minor": "Minor,Change"})])
+        filler = ["filler-%03d-%s" % (i, "x" * 90) for i in range(210)]
+        self.assertGreater(sum(len(f) + 1 for f in filler), 20 * 1024)
+        mr = p.mr("Big", filler + ["Minor,Change"], merge=False)
+        self.assertEqual(d.send(p, mr["iid"], "open")["status"], 202)
+        wait_for(lambda: statuses(p, mr["sha"]), what="the verdict")
+        st = statuses(p, mr["sha"])[-1]
+        self.assertEqual(st["status"], "success", st)
+        self.assertEqual(st["description"],
+                         "ImpactMinor: merging releases 1.4.0 on main")
+
+    def worker_pids(self, d):
+        pids = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read()
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == d.proc.pid and b"--internal-worker" in cmd:
+                pids.append(int(pid))
+        return pids
+
+    def test_worker_killed_mid_cycle_is_replaced_and_converges(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": "GET /api/v4/projects/:id/merge_requests",
+            "mode": "delay", "delay_ms": 60000, "count": 1})
+        mr = p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(d.send(p, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: d.metric("semver_tagger_cycle_running",
+                                  project=p.path) == 1, what="the cycle")
+        wait_for(lambda: not self.standin.ctl("GET", "/__control__/faults"),
+                 what="the cycle to hang in the listing")
+        before = self.worker_pids(d)
+        self.assertTrue(before)
+        for pid in before:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: p.tags() == ["0.1.0"], what="the release")
+        wait_for(lambda: d.find_log("released 0.1.0 on main"),
+                 what="the release, logged")
+        self.assertTrue(d.find_log("engine worker died"), d.logs())
+        after = self.worker_pids(d)
+        self.assertTrue(after)
+        self.assertFalse(set(before) & set(after))
+        self.assertIsNone(d.proc.poll())
+
+    def test_sigterm_mid_cycle_then_next_start_converges(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        wait_for(lambda: d.cycles(p.path) >= 1, what="the first cycle")
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": "GET /api/v4/projects/:id/merge_requests",
+            "mode": "delay", "delay_ms": 60000, "count": 1})
+        mr = p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(d.send(p, mr["iid"], "merge")["status"], 202)
+        wait_for(lambda: not self.standin.ctl("GET", "/__control__/faults"),
+                 what="the cycle to hang in the listing")
+        code, took = d.stop(signal.SIGTERM)
+        self.assertEqual(code, 0, d.logs())
+        self.assertLess(took, 10.0)
+        self.assertEqual(p.tags(), [])
+        self.assertEqual(self.worker_pids(d), [])
+        d2 = self.daemon([p])
+        wait_for(lambda: p.tags() == ["0.1.0"], what="the next start")
+        wait_for(lambda: d2.find_log("released 0.1.0 on main"),
+                 what="the release, logged")
+
+
 class Usage(unittest.TestCase):
     def test_example_config_is_valid(self):
         src = os.path.dirname(os.path.dirname(os.path.dirname(
