@@ -186,7 +186,6 @@ struct forge_ops {
 int forge_new(const struct forge_ops *ops, void *impl, struct forge **out);
 /* Frees impl through ops->free. NULL is a no-op. */
 void forge_free(struct forge *f);
-const char *forge_name(const struct forge *f);
 
 int forge_project(struct forge *f, struct forge_project *out,
 		  struct st_error *err);

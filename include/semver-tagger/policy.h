@@ -165,6 +165,20 @@ bool policy_release_branch(const char *name, const char *prefix,
 bool policy_released_from(const char *name, const char *default_branch,
 			  const char *prefix);
 
+/*
+ * Which families' goals a run checks (docs/release-engine.md, the
+ * adoption rule): the overall latest release always; the latest release
+ * v of another family when this run made it (fresh), or when the
+ * family's home branch exists: "<prefix>N" when v is the latest of its
+ * major (latest_of_major), else "<prefix>N.M" (a minor line left
+ * behind). exists(ctx, name) says whether a release branch exists.
+ */
+bool policy_family_checked(const struct semver_ver *v,
+			   const struct semver_ver *overall, bool fresh,
+			   bool latest_of_major, const char *prefix,
+			   bool (*exists)(void *ctx, const char *branch),
+			   void *ctx);
+
 const char *branch_role_name(enum branch_role role);
 const char *goal_kind_name(enum goal_kind kind);
 const char *problem_kind_name(enum problem_kind kind);

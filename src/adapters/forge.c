@@ -31,11 +31,6 @@ void forge_free(struct forge *f)
 	free(f);
 }
 
-const char *forge_name(const struct forge *f)
-{
-	return f->ops->name;
-}
-
 /* An implementation may leave out an operation (a read-only fake). */
 static int missing_op(const struct forge *f, const char *op,
 		      struct st_error *err)

@@ -7,6 +7,7 @@
 #include "semver-tagger/webhook.h"
 
 #include "semver-tagger/json.h"
+#include "semver-tagger/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,7 @@ static bool is_hex_sha(const char *s)
 	if (n != 40 && n != 64)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789abcdef", s[i]) || !s[i])
+		if (!strchr("0123456789abcdef", s[i])) /* s[i] != '\0' here */
 			return false;
 	return true;
 }
@@ -330,31 +331,21 @@ int webhook_decode(const char *event, const char *body, size_t len,
 
 /* ---- decisions ----------------------------------------------------------- */
 
+/* The branch-role rule is the policy's (policy_released_from). */
 static bool released_from(const char *branch, const struct webhook_branches *b,
 			  const char *payload_default)
 {
-	const char *def = b->default_branch ? b->default_branch
-					    : payload_default;
-	const char *prefix = b->release_prefix ? b->release_prefix
-					       : "release/";
-
-	if (!branch)
-		return false;
-	if (def && strcmp(branch, def) == 0)
-		return true;
-	return *prefix && strncmp(branch, prefix, strlen(prefix)) == 0 &&
-	       branch[strlen(prefix)] != '\0';
+	return policy_released_from(branch, b->default_branch
+					    ? b->default_branch
+					    : payload_default,
+				    b->release_prefix);
 }
 
 static bool is_release_branch(const char *branch,
 			      const struct webhook_branches *b)
 {
-	const char *prefix = b->release_prefix ? b->release_prefix
-					       : "release/";
-
-	return branch && *prefix && strncmp(branch, prefix,
-					    strlen(prefix)) == 0 &&
-	       branch[strlen(prefix)] != '\0';
+	return policy_release_branch(branch, b->release_prefix, NULL, NULL,
+				     NULL);
 }
 
 static enum webhook_decision decide_mr(const struct webhook_event *ev,

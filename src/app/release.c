@@ -581,18 +581,21 @@ static int branch_head(struct engine *e, const char *name,
 	return rc;
 }
 
-static void copy_goals(struct release_branch_report *br)
+/* The plan's goals into the report, to be assessed. ST_ENOMEM: no goal
+ * is listed, and the caller must not act on the plan. */
+static int copy_goals(struct release_branch_report *br)
 {
 	const struct policy_plan *p = &br->plan;
 
 	br->goals = calloc(p->n_goals + 1, sizeof(*br->goals));
 	if (!br->goals)
-		return;
+		return ST_ENOMEM;
 	for (size_t i = 0; i < p->n_goals; i++) {
 		br->goals[i].goal = p->goals[i];
 		br->goals[i].state = GOAL_STATE_SKIPPED;
 	}
 	br->n_goals = p->n_goals;
+	return ST_OK;
 }
 
 static void set_mr_impacts(struct engine *e, struct release_branch_report *br)
@@ -683,7 +686,11 @@ static int eval_branch(struct engine *e, const char *name,
 	if (rc == 0)
 		rc = plan_branch(e, br, &head, err);
 	set_mr_impacts(e, br);
-	copy_goals(br);
+	if (copy_goals(br) != 0 && (rc == 0 || rc == ST_EREFUSED)) {
+		st_error_clear(err);
+		rc = st_error_set(err, ST_ENOMEM, "branch %s: out of memory",
+				  name);
+	}
 	engine_failpoint(e, "after-plan");
 	if (rc == ST_EREFUSED && e->o->cfg->notes && !e->o->dry_run)
 		post_missing_notes(e, br);
@@ -833,7 +840,10 @@ static int check_plan(struct engine *e, const struct release_check *mr,
 	in.stable_release = e->o->stable_release;
 	rc = policy_evaluate(&in, &e->settings, &br->plan, err);
 	free(rel);
-	copy_goals(br);
+	if (copy_goals(br) != 0) {
+		st_error_clear(err);
+		rc = st_error_set(err, ST_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < br->n_goals; i++)
 		br->goals[i].state = GOAL_STATE_PLANNED;
 	br->status = rc;

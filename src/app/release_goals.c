@@ -181,8 +181,8 @@ static int build_tag(struct engine *e, struct release_branch_report *br,
 int engine_tag_goal(struct engine *e, struct release_branch_report *br,
 		    const struct gitrepo_oid *head, struct st_error *errp)
 {
-	struct release_goal_report *g = &br->goals[0];
-	const char *version = g->goal.version;
+	struct release_goal_report *g = br->n_goals ? &br->goals[0] : NULL;
+	const char *version;
 	struct gitrepo_oid c, t, zero = { { 0 } };
 	const struct gitrepo_tag *existing;
 	char name[POLICY_NAME_MAX], ref[POLICY_NAME_MAX + 16];
@@ -190,6 +190,11 @@ int engine_tag_goal(struct engine *e, struct release_branch_report *br,
 	bool made;
 	int rc;
 
+	/* the plan's first goal is its tag (policy_evaluate) */
+	if (!g || g->goal.kind != GOAL_TAG)
+		return st_error_set(errp, ST_EINTERNAL, "branch %s: a release "
+				    "without a tag goal", br->branch);
+	version = g->goal.version;
 	st_error_clear(&err);
 	snprintf(name, sizeof(name), "%s%s", e->o->cfg->tag_prefix, version);
 	snprintf(ref, sizeof(ref), "refs/tags/%s", name);
@@ -369,32 +374,23 @@ static bool latest_of_its_major(const struct engine *e,
 	return true;
 }
 
-/*
- * Which families' goals a run checks: the overall latest release always;
- * another family's latest when this run made it or when the family's home
- * branch (release/N, or release/N.M for a minor line left behind) exists.
- * So a killed run is completed, and adopting the tool on a project with a
- * long history does not create a branch for every old family.
- */
+static bool home_exists(void *ctx, const char *branch)
+{
+	return branch_exists(ctx, branch);
+}
+
+/* The policy's adoption rule (policy_family_checked), except for a
+ * family this run refused: its goals wait (SPEC §3). */
 static bool family_checked(const struct engine *e, const struct known_release *k,
 			   const struct semver_ver *overall)
 {
-	char home[POLICY_NAME_MAX];
-
 	for (size_t i = 0; i < e->n_blocked; i++)
 		if (semver_ver_compare(&e->blocked[i], &k->v) == 0)
 			return false;
-	if (k->fresh || semver_ver_compare(&k->v, overall) == 0)
-		return true;
-	if (latest_of_its_major(e, &k->v))
-		snprintf(home, sizeof(home), "%s%llu", e->o->cfg->release_prefix,
-			 (unsigned long long)k->v.major);
-	else
-		snprintf(home, sizeof(home), "%s%llu.%llu",
-			 e->o->cfg->release_prefix,
-			 (unsigned long long)k->v.major,
-			 (unsigned long long)k->v.minor);
-	return branch_exists(e, home);
+	return policy_family_checked(&k->v, overall, k->fresh,
+				     latest_of_its_major(e, &k->v),
+				     e->o->cfg->release_prefix, home_exists,
+				     (void *)e);
 }
 
 static int branch_goal(struct engine *e, struct engine_head *h,
@@ -678,7 +674,7 @@ int engine_family_goals(struct engine *e, struct st_error *err)
 		worst = plan_family(e, &fam, res, used, err);
 		if (!e->o->dry_run)
 			rc = push_heads(e, err);
-		if (rc == 0 || rc != ST_ERACE)
+		if (rc != ST_ERACE)
 			engine_failpoint(e, "after-branch-push");
 		for (size_t i = 0; i < fam.n_goals; i++) {
 			if (!used[i])

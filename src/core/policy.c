@@ -128,6 +128,28 @@ bool policy_released_from(const char *name, const char *default_branch,
 	return policy_release_branch(name, prefix, NULL, NULL, NULL);
 }
 
+bool policy_family_checked(const struct semver_ver *v,
+			   const struct semver_ver *overall, bool fresh,
+			   bool latest_of_major, const char *prefix,
+			   bool (*exists)(void *ctx, const char *branch),
+			   void *ctx)
+{
+	char home[POLICY_NAME_MAX];
+
+	if (fresh || semver_ver_compare(v, overall) == 0)
+		return true;
+	if (!prefix)
+		prefix = DEFAULT_RELEASE_PREFIX;
+	if (latest_of_major)
+		snprintf(home, sizeof(home), "%s%llu", prefix,
+			 (unsigned long long)v->major);
+	else
+		snprintf(home, sizeof(home), "%s%llu.%llu", prefix,
+			 (unsigned long long)v->major,
+			 (unsigned long long)v->minor);
+	return exists(ctx, home);
+}
+
 static int check_settings(const struct policy_settings *s,
 			  struct st_error *err)
 {

@@ -502,6 +502,46 @@ static void check_invariants(const struct policy_input *in,
 		  b->role == BRANCH_MINOR_OLD);
 }
 
+static bool has_branch(void *ctx, const char *name)
+{
+	return strcmp(name, (const char *)ctx) == 0;
+}
+
+/* The branch-role rule in one place (webhooks, the daemon's re-checks and
+ * the engine's family goals all ask it). */
+START_TEST(test_branch_rule)
+{
+	uint64_t ma = 0, mi = 0;
+	bool hm = true;
+	struct semver_ver v = { 1, 2, 3 }, overall = { 2, 0, 0 };
+
+	ck_assert(policy_release_branch("release/1", NULL, &ma, &hm, &mi));
+	ck_assert(ma == 1 && !hm && mi == 0);
+	ck_assert(policy_release_branch("release/1.2", NULL, &ma, &hm, &mi));
+	ck_assert(ma == 1 && hm && mi == 2);
+	ck_assert(!policy_release_branch("release/foo", NULL, NULL, NULL, NULL));
+	ck_assert(!policy_release_branch("release/", NULL, NULL, NULL, NULL));
+	ck_assert(!policy_release_branch("release/01", NULL, NULL, NULL, NULL));
+	ck_assert(!policy_release_branch(NULL, NULL, NULL, NULL, NULL));
+	ck_assert(policy_release_branch("rel-3", "rel-", NULL, NULL, NULL));
+	ck_assert(policy_released_from("main", "main", NULL));
+	ck_assert(policy_released_from("release/4", "main", "release/"));
+	ck_assert(!policy_released_from("feature/x", "main", NULL));
+	ck_assert(!policy_released_from("main", NULL, NULL));
+	/* the adoption rule: the overall latest, a fresh one, or a home */
+	ck_assert(policy_family_checked(&overall, &overall, false, true,
+					NULL, has_branch, "none"));
+	ck_assert(policy_family_checked(&v, &overall, true, true, NULL,
+					has_branch, "none"));
+	ck_assert(policy_family_checked(&v, &overall, false, true, NULL,
+					has_branch, "release/1"));
+	ck_assert(!policy_family_checked(&v, &overall, false, true, NULL,
+					 has_branch, "release/1.2"));
+	ck_assert(policy_family_checked(&v, &overall, false, false, "r/",
+					has_branch, "r/1.2"));
+}
+END_TEST
+
 START_TEST(test_properties)
 {
 	static const char *const kinds[] = { "Patch", "Minor", "Major" };
@@ -558,6 +598,7 @@ int main(void)
 	tcase_add_test(tc, test_custom_prefixes);
 	tcase_add_test(tc, test_bad_settings);
 	tcase_add_test(tc, test_properties);
+	tcase_add_test(tc, test_branch_rule);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
