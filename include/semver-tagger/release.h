@@ -34,12 +34,16 @@ struct gitrepo;
 /*
  * What a long-lived caller (the daemon's worker) keeps between runs of
  * one project: the open mirror (fetched again, not reopened) and the URL
- * it was fetched from. Zeroed: nothing kept. Owned by the caller;
+ * it was fetched from, the merged-MR list. Zeroed: nothing kept. Owned by the caller;
  * release_warm_release() frees. A run that fails with the mirror drops it.
  */
 struct release_warm {
 	struct gitrepo *repo;
 	char *repo_url;
+	/* The merged MRs the forge returned last, handed back to it: an
+	 * unchanged cache file is then not read again (the forge must be
+	 * the same long-lived one). */
+	struct forge_mr_list mrs;
 };
 
 void release_warm_release(struct release_warm *w);

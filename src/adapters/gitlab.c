@@ -45,6 +45,7 @@ static void gitlab_free(void *impl)
 	if (!g)
 		return;
 	gitlab_preload_drop(g);
+	gitlab_warm_drop(g);
 	http_client_free(g->http);
 	free(g->api_url);
 	free(g->project);

@@ -20,6 +20,13 @@ struct gitlab {
 	struct gitlab_cache pre;
 	int pre_rc;
 	struct st_error pre_err;
+	/* The list the last gitlab_merged_mrs() returned is the cache file
+	 * (same path, same file on disk): a long-lived caller passes it back
+	 * in `out` and the file is not read again (gitlab_sync.c). */
+	char *warm_path;
+	int64_t warm_cursor_ms, warm_full_at;
+	struct gitlab_file_id { uint64_t dev, ino, size; int64_t mtime_ns; }
+		warm_id;
 };
 
 /* What a call is for: picks the permission named in 401/403 errors. */
@@ -75,6 +82,8 @@ int gitlab_project_cached(void *impl, const char *cache_path, bool refresh,
 void gitlab_preload_mrs(void *impl, const char *cache_path);
 /* Forget what gitlab_preload_mrs() read. */
 void gitlab_preload_drop(struct gitlab *g);
+/* Forget which list the last listing returned. */
+void gitlab_warm_drop(struct gitlab *g);
 int gitlab_merged_mrs(void *impl, const char *cache_path,
 		      struct forge_mr_list *out, struct forge_list_result *res,
 		      struct st_error *err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct page_ctx {
@@ -142,8 +143,60 @@ static int read_cache(struct gitlab *g, const char *path,
 	return rc;
 }
 
+void gitlab_warm_drop(struct gitlab *g)
+{
+	free(g->warm_path);
+	g->warm_path = NULL;
+}
+
+static bool file_id(const char *path, struct gitlab_file_id *id)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return false;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	id->size = (uint64_t)st.st_size;
+	id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		       st.st_mtim.tv_nsec;
+	return true;
+}
+
+/* The caller's list is what this forge returned last for path, and the
+ * file is still the one that list was read from or written to: take it
+ * as the cache instead of reading the file. */
+static bool take_warm(struct gitlab *g, const char *path,
+		      struct forge_mr_list *out, struct gitlab_cache *c)
+{
+	struct gitlab_file_id id;
+	bool same = g->warm_path && strcmp(g->warm_path, path) == 0 &&
+		    file_id(path, &id) &&
+		    memcmp(&id, &g->warm_id, sizeof(id)) == 0;
+
+	gitlab_warm_drop(g);
+	if (!same)
+		return false;
+	c->cursor_ms = g->warm_cursor_ms;
+	c->full_at = g->warm_full_at;
+	move_list(&c->mrs, out);
+	return true;
+}
+
+/* Remember the list handed out as the cache file's content. */
+static void keep_warm(struct gitlab *g, const char *path,
+		      const struct gitlab_cache *c)
+{
+	if (!path || !file_id(path, &g->warm_id) ||
+	    !(g->warm_path = strdup(path)))
+		return;
+	g->warm_cursor_ms = c->cursor_ms;
+	g->warm_full_at = c->full_at;
+}
+
 static void load_cache(struct gitlab *g, const char *path,
-		       struct gitlab_cache *c, struct forge_list_result *res)
+		       struct forge_mr_list *out, struct gitlab_cache *c,
+		       struct forge_list_result *res)
 {
 	struct st_error e;
 	char aside[4200];
@@ -153,7 +206,7 @@ static void load_cache(struct gitlab *g, const char *path,
 	if (!path)
 		return;
 	st_error_clear(&e);
-	rc = read_cache(g, path, c, &e);
+	rc = take_warm(g, path, out, c) ? 0 : read_cache(g, path, c, &e);
 	if (rc == ST_ENOTFOUND) {
 		res->cache = FORGE_CACHE_NONE;
 	} else if (rc) {
@@ -305,7 +358,7 @@ int gitlab_merged_mrs(void *impl, const char *cache_path,
 
 	gitlab_cache_init(&cache);
 	forge_mr_list_init(&incoming);
-	load_cache(g, cache_path, &cache, res);
+	load_cache(g, cache_path, out, &cache, res);
 	res->full = res->cache != FORGE_CACHE_HIT;
 	rc = build_query(g, &cache, res->full, query, sizeof(query));
 	if (rc)
@@ -326,6 +379,8 @@ int gitlab_merged_mrs(void *impl, const char *cache_path,
 		 * it keeps the steady state free of a 4 MB fsync'd write. */
 		if (res->full || res->changed > 0)
 			save_cache(g, cache_path, &cache, res->full, res);
+		if (!res->warning)
+			keep_warm(g, cache_path, &cache);
 		move_list(out, &cache.mrs);
 	}
 	forge_mr_list_release(&incoming);

@@ -192,6 +192,7 @@ void release_warm_release(struct release_warm *w)
 		return;
 	gitrepo_free(w->repo);
 	free(w->repo_url);
+	forge_mr_list_release(&w->mrs);
 	w->repo = NULL;
 	w->repo_url = NULL;
 }
@@ -744,7 +745,12 @@ static void engine_release(struct engine *e)
 	free(e->mr_commits);
 	if (!e->o->warm || e->o->warm->repo != e->repo)
 		gitrepo_free(e->repo);
-	forge_mr_list_release(&e->mrs);
+	if (e->o->warm) { /* back to the caller, for the next run */
+		forge_mr_list_release(&e->o->warm->mrs);
+		e->o->warm->mrs = e->mrs;
+	} else {
+		forge_mr_list_release(&e->mrs);
+	}
 	forge_project_release(&e->project);
 	free(e->git_url);
 }
@@ -777,6 +783,10 @@ static void engine_open(struct engine *e, const struct release_options *o,
 	e->rep = report;
 	forge_project_init(&e->project);
 	forge_mr_list_init(&e->mrs);
+	if (o->warm) { /* what the forge returned last (release_warm) */
+		e->mrs = o->warm->mrs;
+		forge_mr_list_init(&o->warm->mrs);
+	}
 }
 
 /* Record the outcome in the report and free the engine. */
@@ -804,8 +814,11 @@ int release_run(const struct release_options *o, struct forge *forge,
 	/* fetch first, then list MRs: an MR merged in between has its
 	 * commit missing from the mirror (not new yet), rather than a
 	 * commit in the mirror whose MR (and impact) is not listed */
+	/* the read-ahead thread only for a cold run of a one-shot process:
+	 * a worker stays single-threaded (gitrepo forks without exec), and
+	 * a warm one does not read the cache file at all */
 	if (rc == 0)
-		rc = setup_repo(&e, true, err);
+		rc = setup_repo(&e, !o->warm, err);
 	if (rc == 0)
 		rc = list_mrs(&e, err);
 	if (rc == 0)
