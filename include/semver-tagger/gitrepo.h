@@ -111,6 +111,17 @@ int gitrepo_fetch(struct gitrepo *repo, const char *url,
 /* NULL is a no-op. */
 void gitrepo_free(struct gitrepo *repo);
 
+/*
+ * For a long-lived process that opens many repositories (the daemon's
+ * engine worker): keep libgit2 initialised for the process's life (its
+ * init parses the whole CA bundle, ~4 ms, each time the last repository
+ * closes) and bound what it keeps in memory: the object cache, the bytes
+ * of pack windows mapped and the pack files held open, across every open
+ * repository. Call once, before any other gitrepo call. 0 or ST_EINTERNAL.
+ */
+int gitrepo_process_init(size_t cache_bytes, size_t mapped_bytes,
+			 unsigned open_packs);
+
 /* ---- tags ---- */
 
 struct gitrepo_tag {

@@ -113,6 +113,21 @@ int gitrepo__open_git(const char *path, git_repository **out,
 	return 0;
 }
 
+int gitrepo_process_init(size_t cache_bytes, size_t mapped_bytes,
+			 unsigned open_packs)
+{
+	if (git_libgit2_init() < 0)
+		return ST_EINTERNAL;
+	if (git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE,
+			     (ssize_t)cache_bytes) < 0 ||
+	    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT,
+			     mapped_bytes) < 0 ||
+	    git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT,
+			     (size_t)open_packs) < 0)
+		return ST_EINTERNAL;
+	return ST_OK;
+}
+
 int gitrepo_open(const char *path, struct gitrepo **out, struct st_error *err)
 {
 	struct gitrepo *r;

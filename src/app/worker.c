@@ -5,6 +5,7 @@
  */
 #include "worker.h"
 
+#include "semver-tagger/gitrepo.h"
 #include "semver-tagger/http.h"
 #include "semver-tagger/log.h"
 #include "wire.h"
@@ -186,6 +187,11 @@ int worker_main(int fd)
 
 	signal(SIGPIPE, SIG_IGN);
 	st_error_clear(&err);
+	/* memory bounded with thousands of projects: LRU of warm projects
+	 * (warm_for) and libgit2's caches capped across all of them */
+	if (gitrepo_process_init(WORKER_GIT_CACHE, WORKER_GIT_MAPPED,
+				 WORKER_GIT_PACKS) != 0)
+		log_warning("worker: libgit2 limits not set");
 	if (!wk || http_global_init(&err) != 0) {
 		log_error("worker: %s", wk ? err.msg : "out of memory");
 		free(wk);

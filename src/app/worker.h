@@ -32,6 +32,10 @@
 
 #define WORKER_WARM_MAX 64   /* projects with warm state per worker */
 #define WORKER_FD 3          /* the socketpair, in the worker */
+/* libgit2's memory in a worker, across all its open repositories */
+#define WORKER_GIT_CACHE (16u * 1024 * 1024)   /* object cache */
+#define WORKER_GIT_MAPPED (64u * 1024 * 1024)  /* pack windows mapped */
+#define WORKER_GIT_PACKS 256u                  /* pack files open */
 
 /* The worker process: serve jobs on fd until EOF. Exit status. */
 int worker_main(int fd);
