@@ -25,8 +25,10 @@ static void gen_free(struct gen *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n; i++)
+	for (size_t i = 0; i < g->n; i++) {
+		status_destroy(&g->p[i]);
 		engine_settings_release(&g->p[i].s);
+	}
 	free(g->p);
 	secret_release(&g->webhook_secret);
 	free(g->state_dir);
@@ -191,6 +193,7 @@ static int gen_projects(struct gen *g, const char *path, struct st_error *err)
 		engine_settings_init(&rt->s);
 		g->n = i + 1;
 		rc = resolve_project(rt, g->state_dir, err);
+		status_init(rt);
 		if (rc)
 			st_error_prefix(err, "%s: [project \"%s\"]", path,
 					rt->section->name);
@@ -263,6 +266,8 @@ void gen_carry_said(struct gen *g, const struct gen *old)
 					     atomic_load(&old->p[k].said.blocked_fp));
 				atomic_store(&g->p[i].said.warned_fp,
 					     atomic_load(&old->p[k].said.warned_fp));
+				status_carry(&g->p[i],
+					     (struct project_rt *)&old->p[k]);
 				break;
 			}
 }

@@ -98,6 +98,7 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 	out->api_requests = r.report.api_requests;
 	snprintf(out->error, sizeof(out->error), "%s", r.report.error);
 	report_log(rt, &r, &releases);
+	status_reconciled(rt, &r);
 	out->releases = releases;
 	if (releases && !d->stopping)
 		queue_rechecks(d, rt, &r);
@@ -134,6 +135,7 @@ static void check_mr(struct daemon *d, struct project_rt *rt,
 	switch (c->outcome) {
 	case ENGINE_CHECK_POSTED:
 		out->checks_done++;
+		status_checked(rt, mc->iid, c);
 		log_info("%s: !%lld: status %s on %.12s: %s", name,
 			 (long long)mc->iid, c->success ? "success" : "failed",
 			 c->sha, c->desc);
