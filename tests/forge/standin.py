@@ -2188,6 +2188,22 @@ class Handler(BaseHTTPRequestHandler):
             out = dict(refs)
             out["peeled"] = peeled
             return 200, out, {}
+        if parts == ["aliases"] and m == "POST":
+            # benchmarks: one repository served under many project paths
+            # (the API answers with the project's own path and URLs)
+            paths = body.get("paths")
+            if not isinstance(paths, list) or not all(
+                    isinstance(x, str) and re.fullmatch(
+                        r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)*", x)
+                    for x in paths):
+                raise ctl_error(400, "paths must be a list of project paths")
+            with s.lock:
+                for x in paths:
+                    if x in s.projects_by_path:
+                        raise ctl_error(409, "project %s exists" % x)
+                for x in paths:
+                    s.projects_by_path[x] = proj
+            return 201, {"aliases": len(paths)}, {}
         if parts == ["commits"] and m == "POST":
             branch = body.get("branch")
             if not branch:

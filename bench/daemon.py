@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The daemon's figures (issue 12), against the GitLab stand-in, written
+into docs/performance.md between the bench/daemon markers.
+
+    bench/daemon.py [--only steady,merge,scale] [--scale 1000,10000]
+                    [--merges 20] [--binary build/src/app/semver-tagger]
+
+- steady: one project polled every second; per poll: REST requests and
+  git info/refs requests (stand-in counters), CPU of the daemon and of
+  the engine workers (their own, and with the gitrepo children they
+  reaped), over a window of polls;
+- merge: merge-to-tag through GitLab's project hook, p50/p99, next to the
+  floor measured in the same run right after each release: `git fetch`
+  of the project into a mirror plus `git push` of one tag, by git against
+  the same stand-in (what a release needs before its tag is visible);
+- scale: N configured projects on one repository (the stand-in's
+  aliases), mirrors seeded by hard links (no N clones): RSS of the daemon
+  and its workers while a poll round runs and after, CPU per poll, and
+  CPU per round extrapolated to the 300 s interval.
+
+Not a test: nothing asserts a time. Keep runs short (shared machine).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+DOC = os.path.join(SRC, "docs", "performance.md")
+BEGIN = "<!-- bench/daemon: begin -->"
+END = "<!-- bench/daemon: end -->"
+
+
+def log(msg):
+    sys.stderr.write("[bench/daemon %s] %s\n" % (time.strftime("%H:%M:%S"),
+                                                 msg))
+    sys.stderr.flush()
+
+
+def stat_fields(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu(pid, children=True):
+    """CPU seconds of pid (and of the children it reaped)."""
+    try:
+        x = stat_fields(pid)
+    except OSError:
+        return 0.0
+    t = int(x[11]) + int(x[12])
+    if children:
+        t += int(x[13]) + int(x[14])
+    return t / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def workers(dpid):
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            x = stat_fields(int(pid))
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if int(x[1]) == dpid and b"--internal-worker" in cmd:
+            out.append(int(pid))
+    return sorted(out)
+
+
+class Usage:
+    """CPU of the daemon and its workers between two points; workers
+    replaced meanwhile are not counted (none are, in these runs)."""
+
+    def __init__(self, dpid):
+        self.dpid = dpid
+        self.ws = workers(dpid)
+        self.d0 = cpu(dpid, children=False)
+        self.w0 = {w: (cpu(w, False), cpu(w, True)) for w in self.ws}
+
+    def done(self):
+        ws = [w for w in workers(self.dpid) if w in self.w0]
+        return {"daemon": cpu(self.dpid, children=False) - self.d0,
+                "workers_self": sum(cpu(w, False) - self.w0[w][0]
+                                    for w in ws),
+                "workers_all": sum(cpu(w, True) - self.w0[w][1]
+                                   for w in ws)}
+
+
+def pct(values, p):
+    v = sorted(values)
+    k = (len(v) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def counters(s):
+    c = s.ctl("GET", "/__control__/counters")
+    rest = sum(v for k, v in c.items() if " /api/" in k)
+    git = sum(v for k, v in c.items() if "info/refs" in k)
+    other = sum(v for k, v in c.items()) - rest - git
+    return rest, git, other
+
+
+def steady(h, args):
+    s = h.Standin()
+    tmp = tempfile.mkdtemp(prefix="bench-daemon-")
+    d = None
+    try:
+        s.ctl("POST", "/__control__/tokens",
+              {"token": h.TOKEN, "username": "semver-bot"})
+        p = h.Project(s, path="bench/steady", protect=False)
+        for i in range(20):
+            p.mr("change %d" % i, ["ImpactPatch"])
+        d = h.Daemon(s, tmp, [p], poll_interval=1).start()
+        h.wait_for(lambda: d.cycles(p.path) >= 3, timeout=120,
+                   what="the first cycles")
+        s.ctl("DELETE", "/__control__/counters")
+        u = Usage(d.proc.pid)
+        time.sleep(args.window)
+        use = u.done()
+        rest, git, other = counters(s)
+        polls = rest  # one listing per poll
+        return {"polls": polls, "rest": rest / polls, "git": git / polls,
+                "other": other, "window": args.window,
+                "daemon_ms": use["daemon"] * 1000 / polls,
+                "workers_self_ms": use["workers_self"] * 1000 / polls,
+                "workers_all_ms": use["workers_all"] * 1000 / polls}
+    finally:
+        if d:
+            d.stop()
+        s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def git_floor(s, p, token, tmp, i):
+    """What a release needs before its tag is visible, by git: a fetch
+    into a mirror (ref advertisement, new objects), then a push of one
+    tag. Milliseconds (fetch, fetch + tag push)."""
+    d = os.path.join(tmp, "floor.git")
+    host = s.url.split("://", 1)[1]
+    url = "http://bench:%s@%s/%s.git" % (token, host, p.path)
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    if not os.path.isdir(d):
+        subprocess.run(["git", "init", "-q", "--bare", d], check=True)
+    t0 = time.perf_counter()
+    subprocess.run(["git", "--git-dir", d, "fetch", "-q", url,
+                    "+refs/heads/*:refs/heads/*"], check=True, env=env,
+                   stderr=subprocess.DEVNULL)
+    t1 = time.perf_counter()
+    head = subprocess.run(["git", "--git-dir", d, "rev-parse", "main"],
+                          check=True, capture_output=True,
+                          text=True).stdout.strip()
+    name = "refs/tags/floor-%d" % i
+    subprocess.run(["git", "--git-dir", d, "update-ref", name, head],
+                   check=True)
+    subprocess.run(["git", "--git-dir", d, "push", "-q", url, name],
+                   check=True, env=env, stderr=subprocess.DEVNULL)
+    t2 = time.perf_counter()
+    return (t1 - t0) * 1000, (t2 - t0) * 1000
+
+
+def merge(h, args):
+    s = h.Standin()
+    tmp = tempfile.mkdtemp(prefix="bench-daemon-")
+    d = None
+    try:
+        s.ctl("POST", "/__control__/tokens",
+              {"token": h.TOKEN, "username": "semver-bot"})
+        p = h.Project(s, path="bench/merge", protect=False)
+        d = h.Daemon(s, tmp, [p], poll_interval=3600).start()
+        h.wait_for(lambda: d.cycles(p.path) >= 1, timeout=120,
+                   what="the first cycle")
+        s.ctl("POST", p.c("/hooks"), {
+            "url": d.hook_url(), "token": h.WEBHOOK_SECRET,
+            "merge_requests_events": True, "push_events": False})
+        lat, floor_fetch, floor = [], [], []
+        for i in range(args.merges):
+            mr = p.mr("change %d" % i, ["ImpactPatch"], merge=False)
+            n = len(p.tags())
+            s.ctl("POST", p.c("/merge_requests/%d/merge" % mr["iid"]),
+                  {"method": "merge"})
+            t0 = time.monotonic()
+            h.wait_for(lambda: len(p.tags()) > n, timeout=60,
+                       what="the tag", interval=0.002)
+            lat.append((time.monotonic() - t0) * 1000)
+            h.wait_for(lambda: not d.metric("semver_tagger_cycle_running",
+                                            project=p.path), timeout=60,
+                       what="the cycle to end", interval=0.02)
+            f1, f2 = git_floor(s, p, h.TOKEN, tmp, i)
+            floor_fetch.append(f1)
+            floor.append(f2)
+        return {"merges": args.merges,
+                "p50": pct(lat, 50), "p99": pct(lat, 99),
+                "floor_p50": pct(floor, 50), "floor_p99": pct(floor, 99),
+                "floor_fetch_p50": pct(floor_fetch, 50)}
+    finally:
+        if d:
+            d.stop()
+        s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def polls_of(s):
+    """Polls the stand-in saw: each fetches once, and a fetch is two
+    info/refs requests (unauthenticated, then with the token)."""
+    return counters(s)[1] // 2
+
+
+def seed_state(h, s, p, tmp):
+    """One daemon cycle of p, to get its mirror."""
+    d = h.Daemon(s, tmp, [p], poll_interval=3600, listen=False).start()
+    mirror = os.path.join(tmp, "state", "projects", "bench%2Fscale",
+                          "mirror.git")
+    try:
+        h.wait_for(lambda: counters(s)[0] >= 2 and os.path.isdir(mirror),
+                   timeout=120, what="the seed cycle")
+        time.sleep(2)
+    finally:
+        d.stop()
+    return mirror
+
+
+def scale(h, args, n):
+    s = h.Standin()
+    tmp = tempfile.mkdtemp(prefix="bench-daemon-")
+    d = None
+    try:
+        s.ctl("POST", "/__control__/tokens",
+              {"token": h.TOKEN, "username": "semver-bot"})
+        p = h.Project(s, path="bench/scale", protect=False)
+        for i in range(5):
+            p.mr("change %d" % i, ["ImpactPatch"])
+        mirror = seed_state(h, s, p, tmp)
+        names = ["bench/a%05d" % i for i in range(n)]
+        s.ctl("POST", p.c("/aliases"), {"paths": names})
+        for name in names:
+            dst = os.path.join(tmp, "state", "projects",
+                               name.replace("/", "%2F"))
+            os.makedirs(dst)
+            subprocess.run(["cp", "-al", mirror, dst], check=True)
+        interval = 60 if n <= 1000 else 300
+        d = h.Daemon(s, tmp, [(x, {}) for x in names],
+                     poll_interval=interval, listen=False)
+        d.start()
+        dpid = d.proc.pid
+        s.ctl("DELETE", "/__control__/counters")
+        t0 = time.monotonic()
+        u = Usage(dpid)
+        rss_round, rss_daemon = [], []
+        target = n if n <= 1000 else min(n, args.scale_polls)
+        while time.monotonic() - t0 < args.scale_window:
+            ws = workers(dpid)
+            rss_daemon.append(rss_kb(dpid))
+            rss_round.append(rss_kb(dpid) + sum(rss_kb(w) for w in ws))
+            if polls_of(s) >= target:
+                break
+            time.sleep(1)
+        first = u.done()
+        res = {"n": n, "interval": interval,
+               "rss_round_kb": max(rss_round),
+               "rss_daemon_kb": max(rss_daemon),
+               "first_s": time.monotonic() - t0,
+               "first_polls": polls_of(s), "first_cpu": first}
+        if n <= 1000:
+            # the second round: what a steady round costs
+            h.wait_for(lambda: polls_of(s) >= n, timeout=300,
+                       what="the first round", interval=1)
+            u2 = Usage(dpid)
+            p0, r0 = polls_of(s), counters(s)[0]
+            t1 = time.monotonic()
+            rss2 = []
+            while time.monotonic() - t1 < interval * 3:
+                rss2.append(rss_kb(dpid) + sum(rss_kb(w)
+                                               for w in workers(dpid)))
+                if polls_of(s) - p0 >= n:
+                    break
+                time.sleep(1)
+            use = u2.done()
+            polls = max(polls_of(s) - p0, 1)
+            res.update({"steady_polls": polls,
+                        "steady_rest": (counters(s)[0] - r0) / polls,
+                        "steady_cpu_ms": (use["daemon"] +
+                                          use["workers_all"]) * 1000 /
+                        polls,
+                        "rss_steady_kb": max(rss2)})
+        time.sleep(5)
+        res["rss_idle_kb"] = rss_kb(dpid) + sum(rss_kb(w)
+                                                for w in workers(dpid))
+        return res
+    finally:
+        if d:
+            d.stop()
+        s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def render(r, args):
+    out = [BEGIN, "",
+           "Measured %s UTC by `bench/daemon.py` (%s), load %s."
+           % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+              " ".join(sys.argv[1:]) or "defaults",
+              " ".join("%.2f" % x for x in os.getloadavg())), ""]
+    out.append("| daemon figure | measured | target |")
+    out.append("|---|---|---|")
+    st = r.get("steady")
+    if st:
+        out.append("| steady poll: REST requests per poll | %.2f | ≤ 1 |"
+                   % st["rest"])
+        out.append("| steady poll: git `info/refs` requests per poll (one "
+                   "ref advertisement: git's unauthenticated try, then "
+                   "with the token) | %.2f | one advertisement |"
+                   % st["git"])
+        out.append("| steady poll: CPU per poll, daemon + worker + its "
+                   "fetch child | %.1f ms (daemon %.1f, worker %.1f, fetch "
+                   "child %.1f) | ≤ 2 ms |"
+                   % (st["daemon_ms"] + st["workers_all_ms"],
+                      st["daemon_ms"], st["workers_self_ms"],
+                      st["workers_all_ms"] - st["workers_self_ms"]))
+    m = r.get("merge")
+    if m:
+        out.append("| merge-to-tag p50 / p99 (%d merges) | %.0f / %.0f ms "
+                   "| |" % (m["merges"], m["p50"], m["p99"]))
+        out.append("| floor: `git fetch` + `git push` of one tag, same "
+                   "run, p50 / p99 | %.0f / %.0f ms (fetch alone %.0f) | |"
+                   % (m["floor_p50"], m["floor_p99"], m["floor_fetch_p50"]))
+        out.append("| merge-to-tag p50 / floor p50 | %.2f× | ≤ 1.3× |"
+                   % (m["p50"] / m["floor_p50"]))
+    for sc in r.get("scale", []):
+        n = sc["n"]
+        cpu_first = sc["first_cpu"]["daemon"] + sc["first_cpu"][
+            "workers_all"]
+        polls_first = max(sc["first_polls"], 1)
+        out.append("| %s projects: RSS during a poll round (daemon + 4 "
+                   "workers) | %.1f MiB (daemon alone %.1f) | < 100 MiB |"
+                   % (format(n, ","), sc["rss_round_kb"] / 1024,
+                      sc["rss_daemon_kb"] / 1024))
+        out.append("| %s projects: RSS after the round | %.1f MiB | |"
+                   % (format(n, ","), sc["rss_idle_kb"] / 1024))
+        if "steady_cpu_ms" in sc:
+            per = sc["steady_cpu_ms"]
+            out.append("| %s projects: CPU per steady poll (%d polls of "
+                       "the second round; projects beyond the workers' "
+                       "warm sets run cold) | %.1f ms, %.2f REST requests "
+                       "| |" % (format(n, ","), sc["steady_polls"], per,
+                                sc["steady_rest"]))
+            out.append("| %s projects at a 300 s poll: CPU, from the "
+                       "steady round | %.1f %% of a core | |"
+                       % (format(n, ","), per * n / 300.0 / 10.0))
+        else:
+            per = cpu_first * 1000 / polls_first
+            out.append("| %s projects: CPU per first poll (~%d polls "
+                       "observed in %.0f s: project, listing, fetch) | "
+                       "%.1f ms | |" % (format(n, ","), polls_first,
+                                        sc["first_s"], per))
+            out.append("| %s projects at a 300 s poll: CPU, extrapolated "
+                       "from the first polls (an upper bound: a steady "
+                       "poll skips the project request and the full "
+                       "listing) | %.1f %% of a core | < 10 %% |"
+                       % (format(n, ","), per * n / 300.0 / 10.0))
+    out += ["", END]
+    return "\n".join(out)
+
+
+def write_doc(text):
+    with open(DOC) as f:
+        doc = f.read()
+    if BEGIN in doc and END in doc:
+        a = doc.index(BEGIN)
+        b = doc.index(END) + len(END)
+        doc = doc[:a] + text + doc[b:]
+    else:
+        doc = doc.rstrip("\n") + "\n\n## The daemon's figures (issue 12)\n\n" \
+            + text + "\n"
+    with open(DOC, "w") as f:
+        f.write(doc)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="steady,merge,scale")
+    ap.add_argument("--scale", default="1000,10000")
+    ap.add_argument("--merges", type=int, default=20)
+    ap.add_argument("--window", type=float, default=20.0,
+                    help="seconds of steady polls observed")
+    ap.add_argument("--scale-window", type=float, default=180.0,
+                    help="seconds at most for a first round observed")
+    ap.add_argument("--scale-polls", type=int, default=1500,
+                    help="polls observed at 10,000 projects")
+    ap.add_argument("--binary", default=os.path.join(
+        SRC, "build", "src", "app", "semver-tagger"))
+    ap.add_argument("--no-doc", action="store_true")
+    args = ap.parse_args()
+    os.environ["SEMVER_TAGGER_BIN"] = os.path.abspath(args.binary)
+    import harness as h  # noqa: E402
+    only = args.only.split(",")
+    r = {}
+    if "steady" in only:
+        log("steady poll")
+        r["steady"] = steady(h, args)
+        log(json.dumps(r["steady"]))
+    if "merge" in only:
+        log("merge-to-tag, %d merges" % args.merges)
+        r["merge"] = merge(h, args)
+        log(json.dumps(r["merge"]))
+    if "scale" in only:
+        r["scale"] = []
+        for n in [int(x) for x in args.scale.split(",") if x]:
+            log("%d projects" % n)
+            r["scale"].append(scale(h, args, n))
+            log(json.dumps(r["scale"][-1]))
+    text = render(r, args)
+    print(text)
+    if not args.no_doc:
+        write_doc(text)
+
+
+if __name__ == "__main__":
+    main()
