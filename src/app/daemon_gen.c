@@ -174,6 +174,7 @@ static int resolve_project(struct project_rt *rt, const char *state_dir,
 	if (rc == 0)
 		rc = engine_token_load(p, &from, &rt->s.token,
 				       &rt->s.token_kind, err);
+	rt->s.debug = log_threshold() >= LOG_LEVEL_DEBUG;
 	rt->aff.hash = worker_hash(rt->s.state_dir);
 	rt->aff.last = -1;
 	return rc;
