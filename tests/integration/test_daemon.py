@@ -519,11 +519,15 @@ class Engine(DaemonTest):
         self.assertEqual(d.send(p, mr["iid"], "merge")["status"], 202)
         wait_for(lambda: not self.standin.ctl("GET", "/__control__/faults"),
                  what="the cycle to hang in the listing")
+        pid, ws = d.proc.pid, self.worker_pids(d)
+        self.assertTrue(ws)
         code, took = d.stop(signal.SIGTERM)
         self.assertEqual(code, 0, d.logs())
         self.assertLess(took, 10.0)
-        self.assertEqual(p.tags(), [])
-        self.assertEqual(self.worker_pids(d), [])
+        self.assertTrue(d.find_log("reconciliation abandoned"), d.logs())
+        self.assertEqual(p.tags(), [], d.logs())
+        for q in ws + [pid]:  # no worker outlives the daemon
+            self.assertFalse(os.path.exists("/proc/%d" % q), q)
         d2 = self.daemon([p])
         wait_for(lambda: p.tags() == ["0.1.0"], what="the next start")
         wait_for(lambda: d2.find_log("released 0.1.0 on main"),
