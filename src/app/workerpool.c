@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -157,8 +156,12 @@ static void child(const struct worker_pool *p, int fd, pid_t parent)
 	sigset_t none;
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+	/* No PR_SET_PDEATHSIG: it fires when the *thread* that forked
+	 * exits, and any scheduler thread may spawn a worker that the
+	 * others then use (a thread ending at shutdown killed a worker in
+	 * the middle of another thread's job). A worker whose daemon is gone
+	 * sees EOF on its socket and exits; the daemon kills the group. */
 	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent || devnull < 0)
 		_exit(127);
 	memset(&dfl, 0, sizeof(dfl));
@@ -328,6 +331,14 @@ static int attempt(struct worker_pool *p, unsigned i,
 	return rc;
 }
 
+static bool stopping(const struct worker_call *c)
+{
+	struct pollfd pf = { c->stop_fd, POLLIN, 0 };
+
+	return c->stop_fd >= 0 && poll(&pf, 1, 0) == 1 &&
+	       (pf.revents & POLLIN);
+}
+
 int worker_pool_run(struct worker_pool *p, const struct worker_call *c,
 		    struct engine_result *r, struct worker_outcome *o)
 {
@@ -337,7 +348,11 @@ int worker_pool_run(struct worker_pool *p, const struct worker_call *c,
 
 	memset(o, 0, sizeof(*o));
 	rc = attempt(p, i, c, r, o);
-	if (rc && o->crashed) {
+	if (rc && o->crashed && stopping(c)) {
+		/* no second run while the daemon stops: it would get only
+		 * the grace period, then be killed too */
+		o->abandoned = true;
+	} else if (rc && o->crashed) {
 		/* a killed worker costs the job one more run, on a new one */
 		engine_result_release(r);
 		memset(o, 0, sizeof(*o));
