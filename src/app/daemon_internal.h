@@ -46,7 +46,7 @@ struct said {
 /* A project of one configuration generation. */
 struct project_rt {
 	struct gen *gen;
-	const struct config_project *section;
+	const struct config_project *section; /* while loading, then NULL */
 	struct engine_settings s;   /* resolved once per generation */
 	struct worker_affinity aff; /* touched only by its turn's thread */
 	/* What the log said last; carried over from the previous
