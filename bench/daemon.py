@@ -269,11 +269,18 @@ def scale(h, args, n):
         mirror = seed_state(h, s, p, tmp)
         names = ["bench/a%05d" % i for i in range(n)]
         s.ctl("POST", p.c("/aliases"), {"paths": names})
-        for name in names:
+        files, dirs = [], []
+        for root, _, fs in os.walk(mirror):
+            rel = os.path.relpath(root, mirror)
+            dirs.append(rel)
+            files += [os.path.join(rel, f) for f in fs]
+        for name in names:  # hard links: no clone per project
             dst = os.path.join(tmp, "state", "projects",
-                               name.replace("/", "%2F"))
-            os.makedirs(dst)
-            subprocess.run(["cp", "-al", mirror, dst], check=True)
+                               name.replace("/", "%2F"), "mirror.git")
+            for x in dirs:
+                os.makedirs(os.path.join(dst, x), exist_ok=True)
+            for f in files:
+                os.link(os.path.join(mirror, f), os.path.join(dst, f))
         interval = 60 if n <= 1000 else 300
         d = h.Daemon(s, tmp, [(x, {}) for x in names],
                      poll_interval=interval, listen=False)
