@@ -15,8 +15,10 @@
 #include "cycle.h"
 #include "metrics.h"
 #include "output.h"
+#include "config.h"
 #include "scheduler.h"
 #include "sdnotify.h"
+#include "statusboard.h"
 #include "semver-tagger/config.h"
 #include "semver-tagger/error.h"
 #include "semver-tagger/forge.h"
@@ -79,6 +81,7 @@ struct gen {
 	int config_fd;        /* the validated text, for the children */
 	char *state_dir;
 	struct secret webhook_secret;
+	struct secret status_token; /* NULL value: the read pages are open */
 	struct project_rt *p;
 	size_t n;
 	int64_t loaded_unix;
@@ -90,6 +93,7 @@ struct daemon {
 	pthread_mutex_t lock;  /* gen, reload counters */
 	struct gen *gen;
 	struct scheduler *sched;
+	struct statusboard *board; /* what the status page shows */
 	struct webhook_server *server;
 	struct sdnotify notify;
 	int listen_fds;        /* from systemd socket activation */
@@ -119,6 +123,7 @@ static void gen_free(struct gen *g)
 		secret_release(&g->p[i].token);
 	free(g->p);
 	secret_release(&g->webhook_secret);
+	secret_release(&g->status_token);
 	if (g->config_fd >= 0)
 		close(g->config_fd);
 	free(g->state_dir);
@@ -309,6 +314,7 @@ static int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 	g->config_fd = -1;
 	config_init(&g->cfg);
 	secret_init(&g->webhook_secret);
+	secret_init(&g->status_token);
 	g->loaded_unix = (int64_t)time(NULL);
 	strbuf_init(&text, CONFIG_FILE_MAX);
 	rc = read_text(path, &text, err);
@@ -326,6 +332,10 @@ static int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 		rc = mkdir_p(g->state_dir, err);
 	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
 		rc = load_webhook_secret(&g->cfg, &g->webhook_secret, err);
+	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
+		rc = statusboard_read_token(&g->cfg, &g->status_token, err);
+	if (rc == 0 && g->status_token.value)
+		log_add_secret(g->status_token.value);
 	if (rc == 0 && !(g->p = calloc(g->cfg.n_projects, sizeof(*g->p))))
 		rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < g->cfg.n_projects; i++) {
@@ -556,6 +566,7 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 		log_problems(rt, r.report, r.status, r.error);
 	}
 	out->releases = releases;
+	statusboard_cycle(d->board, name, rt->cfg->tag_prefix, r.report);
 	if (releases && !d->stopping)
 		refresh_open_mrs(d, rt, jstr(r.report, "default_branch"));
 	if (r.status == ST_OK || r.status == ST_EREFUSED ||
@@ -835,6 +846,9 @@ static void check_mr(struct daemon *d, struct project_rt *rt,
 			    (long long)c->iid, err.msg);
 	} else {
 		out->checks_done++;
+		statusboard_verdict(d->board, name, c->iid, c->title, c->url,
+				    state == FORGE_STATUS_SUCCESS, desc,
+				    (int64_t)time(NULL));
 		log_info("%s: !%lld: status %s on %.12s: %s", name,
 			 (long long)c->iid,
 			 state == FORGE_STATUS_SUCCESS ? "success" : "failed",
@@ -997,6 +1011,28 @@ static int on_metrics(void *ctx, struct strbuf *body)
 	return status;
 }
 
+/* GET / and /status.json: the scheduler's projects and the board. */
+static int on_status(void *ctx, bool json, struct strbuf *body)
+{
+	struct daemon *d = ctx;
+	struct sched_stats *st = NULL;
+	struct statusboard_info info = {
+		.version = SEMVER_TAGGER_VERSION,
+		.now_unix = (int64_t)time(NULL),
+		.start_unix = d->start_unix,
+		.stopping = d->stopping != 0,
+		.unhealthy_after = d->so.unhealthy_after,
+	};
+	size_t n = 0;
+	int status;
+
+	if (scheduler_snapshot(d->sched, &st, &n) != 0)
+		return 500;
+	status = statusboard_render(d->board, st, n, &info, json, body);
+	free(st);
+	return status;
+}
+
 /* ---- lifecycle (main thread) --------------------------------------------- */
 
 static int schedule(struct daemon *d, struct gen *g, bool trigger)
@@ -1062,6 +1098,8 @@ static void reload(struct daemon *d)
 						      : "(none)");
 	if (d->server && g->webhook_secret.value)
 		webhook_server_set_secret(d->server, g->webhook_secret.value);
+	if (d->server)
+		webhook_server_set_read_token(d->server, g->status_token.value);
 	gen_unref(old);
 	apply_log_level(d, g);
 	if (schedule(d, g, true) != 0) {
@@ -1097,14 +1135,22 @@ static int start_listener(struct daemon *d, struct st_error *err)
 	o.handlers.event = on_event;
 	o.handlers.health = on_health;
 	o.handlers.metrics = on_metrics;
+	o.handlers.status = on_status;
+	o.read_token = g->status_token.value;
+	if (!o.read_token && d->listen_fds == 0 &&
+	    !statusboard_listen_loopback(g->cfg.listen))
+		log_warning("listening on %s without status_token_file: the "
+			    "status page and /metrics show every project to "
+			    "anyone who can connect", g->cfg.listen);
 	rc = webhook_server_start(&o, &d->server, err);
 	if (rc == 0 && d->listen_fds > 0)
 		log_notice("listening on the socket systemd passed (port %u)",
 			   (unsigned)webhook_server_port(d->server));
 	else if (rc == 0)
 		log_notice("listening on %s (port %u): POST /webhook, "
-			   "GET /healthz, GET /metrics", g->cfg.listen,
-			   (unsigned)webhook_server_port(d->server));
+			   "GET /healthz, GET /metrics, GET / (status page%s)",
+			   g->cfg.listen, (unsigned)webhook_server_port(d->server),
+			   o.read_token ? ", bearer token" : "");
 	return rc;
 }
 
@@ -1190,6 +1236,8 @@ static int start(struct daemon *d, struct st_error *err)
 	int rc;
 
 	rc = http_global_init(err);
+	if (rc == 0 && !(d->board = statusboard_new()))
+		rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = gen_load(d, &d->gen, err);
 	if (rc)
@@ -1244,6 +1292,7 @@ int daemon_main(const struct daemon_args *a, char **env)
 	}
 	shutdown_all(&d);
 	scheduler_free(d.sched);
+	statusboard_free(d.board);
 	gen_unref(d.gen);
 	for (int i = 0; i < 2; i++)
 		if (d.stop_pipe[i] >= 0)
