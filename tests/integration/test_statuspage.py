@@ -215,7 +215,7 @@ class StatusPage(DaemonTest):
                       d.request("GET", "/")[1].decode())
 
         # For people: a desktop and a phone screenshot.
-        for name, size in (("statuspage.png", "1100,1500"),
+        for name, size in (("statuspage.png", "1100,1050"),
                            ("statuspage-phone.png", "412,1400")):
             shot = os.path.join(out_dir(), name)
             if os.path.exists(shot):
