@@ -5,6 +5,7 @@ the build directory; /status.json; and the bearer token of the read pages.
 
 Waits are generous upper bounds on outcomes, never timing assertions."""
 import html.parser
+import http.client
 import json
 import os
 import shutil
@@ -211,8 +212,21 @@ class StatusPage(DaemonTest):
                           if b.text() == "bold"], [])
         body = root.find("body")
         self.assertNotIn("data-pwned", body.attrs)
-        self.assertIn('<meta name="viewport"',
-                      d.request("GET", "/")[1].decode())
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        try:
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            page = resp.read().decode()
+            self.assertEqual(resp.getheader("Content-Type"),
+                             "text/html; charset=utf-8")
+            self.assertIn("default-src 'none'",
+                          resp.getheader("Content-Security-Policy"))
+            self.assertEqual(resp.getheader("X-Content-Type-Options"),
+                             "nosniff")
+            self.assertEqual(resp.getheader("Cache-Control"), "no-store")
+        finally:
+            conn.close()
+        self.assertIn('<meta name="viewport"', page)
 
         # For people: a desktop and a phone screenshot.
         for name, size in (("statuspage.png", "1100,1050"),
