@@ -167,71 +167,51 @@ static struct board_entry *entry_get(struct statusboard *b, const char *name)
 	return x;
 }
 
-static const char *jstr(const cJSON *o, const char *key)
+/* Raise *best to v when it is a higher release. */
+static void consider(const struct semver_ver *v, struct semver_ver *best,
+		     bool *have)
 {
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-
-	return v && cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t jiid(const cJSON *o)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, "iid") : NULL;
-
-	return v && cJSON_IsNumber(v) && v->valuedouble >= 1 &&
-	       v->valuedouble < 9e15 ? (int64_t)v->valuedouble : 0;
-}
-
-/* Raise *best to version text v ("1.2.3") when it is a higher release. */
-static void consider(const char *v, struct semver_ver *best, bool *have)
-{
-	struct semver_ver x;
-
-	if (!v || semver_release_from_tag(v, "", &x) != 1)
-		return;
-	if (!*have || semver_ver_compare(&x, best) > 0) {
-		*best = x;
+	if (!*have || semver_ver_compare(v, best) > 0) {
+		*best = *v;
 		*have = true;
 	}
 }
 
-/* The highest release the report knows: each branch's latest, and the
- * tags this cycle made or found. */
+/* The highest release the report knows: each family branch's latest,
+ * and the tags this cycle made or found. */
 static void latest_from(struct board_entry *x, const char *prefix,
-			const cJSON *report)
+			const struct release_report *r)
 {
-	const cJSON *b, *g;
-	struct semver_ver best;
+	struct semver_ver best = { 0, 0, 0 };
 	bool have = false;
 	char tag[SEMVER_VER_STR_MAX + 128];
 
-	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(report,
-							       "branches")) {
-		consider(jstr(b, "latest"), &best, &have);
-		cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(b,
-								       "goals")) {
-			const char *kind = jstr(g, "kind"), *st = jstr(g, "state");
+	for (size_t i = 0; i < r->n_branches; i++) {
+		const struct release_branch_report *b = &r->branches[i];
 
-			if (kind && strcmp(kind, "tag") == 0 && st &&
-			    (strcmp(st, "done") == 0 ||
-			     strcmp(st, "achieved") == 0))
-				consider(jstr(g, "version"), &best, &have);
-		}
+		if (b->plan.branch.has_latest &&
+		    b->plan.branch.role != BRANCH_OTHER &&
+		    b->plan.branch.role != BRANCH_NO_FAMILY)
+			consider(&b->plan.branch.latest, &best, &have);
+		for (size_t k = 0; k < b->n_goals; k++)
+			if (b->goals[k].goal.kind == GOAL_TAG &&
+			    (b->goals[k].state == GOAL_STATE_DONE ||
+			     b->goals[k].state == GOAL_STATE_ACHIEVED))
+				consider(&b->goals[k].goal.release, &best,
+					 &have);
 	}
 	if (have && semver_tag_name(&best, prefix ? prefix : "", tag,
 				    sizeof(tag)) == 0)
 		set_text(&x->latest_tag, tag);
 }
 
-/* The MR !iid of a branch's merge_requests (title, web_url). */
-static const cJSON *branch_mr(const cJSON *branch, int64_t iid)
+/* The MR !iid among a branch's new MRs (title, web_url), or NULL. */
+static const struct release_mr_report *
+branch_mr(const struct release_branch_report *b, int64_t iid)
 {
-	const cJSON *m;
-
-	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(
-				      branch, "merge_requests"))
-		if (jiid(m) == iid)
-			return m;
+	for (size_t i = 0; iid > 0 && i < b->n_mrs; i++)
+		if (b->mrs[i].iid == iid)
+			return &b->mrs[i];
 	return NULL;
 }
 
@@ -241,36 +221,38 @@ static bool has_blocker(const struct board_entry *x, int64_t iid,
 	for (size_t i = 0; i < x->n_blockers; i++)
 		if (iid ? x->blockers[i].iid == iid
 			: !x->blockers[i].iid && x->blockers[i].detail &&
-			  msg && strcmp(x->blockers[i].detail, msg) == 0)
+			  strcmp(x->blockers[i].detail, msg) == 0)
 			return true;
 	return false;
 }
 
-static void blockers_from(struct board_entry *x, const cJSON *report)
+/* The refusal's problems, one per MR (or per reason naming none). */
+static void blockers_from(struct board_entry *x,
+			  const struct release_report *r)
 {
-	const cJSON *b, *e;
-
 	for (size_t i = 0; i < x->n_blockers; i++)
 		mr_clear(&x->blockers[i]);
 	x->n_blockers = 0;
-	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(report,
-							       "branches"))
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(
-					      b, "errors")) {
-			int64_t iid = jiid(e);
-			const cJSON *m = iid ? branch_mr(b, iid) : NULL;
+	for (size_t i = 0; i < r->n_branches; i++) {
+		const struct release_branch_report *b = &r->branches[i];
+
+		for (size_t k = 0; k < b->plan.n_problems; k++) {
+			const struct policy_problem *p = &b->plan.problems[k];
+			int64_t iid = p->iid <= INT64_MAX ? (int64_t)p->iid : 0;
+			const struct release_mr_report *m = branch_mr(b, iid);
 			struct board_mr *y;
 
+			if (!p->is_error || has_blocker(x, iid, p->message))
+				continue;
 			if (x->n_blockers == STATUSBOARD_BLOCKERS_MAX)
 				return;
-			if (has_blocker(x, iid, jstr(e, "message")))
-				continue;
 			y = &x->blockers[x->n_blockers++];
 			y->iid = iid;
-			y->title = text_dup(jstr(m, "title"));
-			y->url = text_dup(jstr(m, "web_url"));
-			y->detail = text_dup(jstr(e, "message"));
+			y->title = text_dup(m ? m->title : NULL);
+			y->url = text_dup(m ? m->web_url : NULL);
+			y->detail = text_dup(p->message);
 		}
+	}
 }
 
 static void open_remove(struct board_entry *x, size_t i)
@@ -283,38 +265,34 @@ static void open_remove(struct board_entry *x, size_t i)
 }
 
 /* An MR a reconciliation saw merged is no longer open. */
-static void drop_merged(struct board_entry *x, const cJSON *report)
+static void drop_merged(struct board_entry *x, const struct release_report *r)
 {
-	const cJSON *b;
-
-	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(report,
-							       "branches"))
+	for (size_t b = 0; b < r->n_branches; b++)
 		for (size_t i = 0; i < x->n_open;)
-			if (branch_mr(b, x->open[i].iid))
+			if (branch_mr(&r->branches[b], x->open[i].iid))
 				open_remove(x, i);
 			else
 				i++;
 }
 
 void statusboard_cycle(struct statusboard *b, const char *name,
-		       const char *tag_prefix, const cJSON *report)
+		       const char *tag_prefix, const struct release_report *r)
 {
 	struct board_entry *x;
 
-	if (!b || !name || !report)
+	if (!b || !name || !r)
 		return;
 	pthread_mutex_lock(&b->lock);
 	x = entry_get(b, name);
 	if (x) {
-		const char *path = jstr(report, "project");
-
-		if (path && *path && strcmp(path, "?") != 0)
-			set_text(&x->path, path);
-		if (jstr(report, "web_url"))
-			set_text(&x->web_url, jstr(report, "web_url"));
-		latest_from(x, tag_prefix, report);
-		blockers_from(x, report);
-		drop_merged(x, report);
+		if (r->project && *r->project && strcmp(r->project, "?") != 0)
+			set_text(&x->path, r->project);
+		if (r->web_url && *r->web_url)
+			set_text(&x->web_url, r->web_url);
+		latest_from(x, tag_prefix, r);
+		if (r->n_branches) /* else the cycle stopped before planning */
+			blockers_from(x, r);
+		drop_merged(x, r);
 	}
 	pthread_mutex_unlock(&b->lock);
 }

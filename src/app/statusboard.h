@@ -20,7 +20,8 @@
 #include "semver-tagger/secret.h"
 #include "semver-tagger/strbuf.h"
 
-#include <cjson/cJSON.h>
+#include "semver-tagger/release.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,10 +35,10 @@ struct statusboard;
 struct statusboard *statusboard_new(void);
 void statusboard_free(struct statusboard *b);
 
-/* After a reconciliation of project `name`: report is the engine's JSON
- * report (NULL when there is none: the previous facts stay). */
+/* After a reconciliation of project `name`, from its report (NULL, or a
+ * report without branches: the previous release and blockers stay). */
 void statusboard_cycle(struct statusboard *b, const char *name,
-		       const char *tag_prefix, const cJSON *report);
+		       const char *tag_prefix, const struct release_report *r);
 
 /* After an MR check set a commit status. */
 void statusboard_verdict(struct statusboard *b, const char *name,

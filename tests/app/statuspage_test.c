@@ -203,19 +203,57 @@ END_TEST
 
 /* ---- the board --------------------------------------------------------- */
 
-static const char REPORT[] =
-	"{\"project\":\"grp/app\",\"web_url\":\"https://gl.example/grp/app\","
-	"\"branches\":["
-	"{\"branch\":\"main\",\"latest\":\"1.4.0\",\"goals\":[{\"kind\":"
-	"\"tag\",\"version\":\"1.5.0\",\"state\":\"done\"}],"
-	"\"merge_requests\":[{\"iid\":3,\"title\":\"T3\",\"web_url\":"
-	"\"https://gl.example/grp/app/-/merge_requests/3\"},{\"iid\":4,"
-	"\"title\":\"T4\",\"web_url\":\"u4\"}],\"errors\":[{\"kind\":"
-	"\"missing-impact\",\"iid\":3,\"message\":\"MR !3 has no label\"},"
-	"{\"kind\":\"missing-impact\",\"iid\":3,\"message\":\"again\"},"
-	"{\"kind\":\"no-family\",\"iid\":null,\"message\":\"no family\"}]},"
-	"{\"branch\":\"release/1\",\"latest\":\"1.6.0-rc.1\",\"goals\":[{"
-	"\"kind\":\"tag\",\"version\":\"9.0.0\",\"state\":\"failed\"}]}]}";
+/* A report as the engine gives it: main released 1.5.0 (latest was
+ * 1.4.0) and is refused for !3 (twice) and a reason naming no MR; a
+ * failed tag and a non-release branch's version do not count. */
+static struct release_mr_report report_mrs[] = {
+	{ 3, "T3", "https://gl.example/grp/app/-/merge_requests/3", "a",
+	  IMPACT_NONE },
+	{ 4, "T4", "u4", "a", IMPACT_PATCH },
+};
+static struct policy_problem report_problems[] = {
+	{ PROBLEM_MISSING_IMPACT, true, 3, "MR !3 has no label" },
+	{ PROBLEM_MISSING_IMPACT, true, 3, "again" },
+	{ PROBLEM_NO_FAMILY, true, 0, "no family" },
+	{ PROBLEM_SEVERAL_IMPACTS, false, 4, "a warning, not a blocker" },
+};
+static struct release_goal_report report_goals[2];
+static struct release_branch_report report_branches[3];
+
+static void make_report(struct release_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	memset(report_goals, 0, sizeof(report_goals));
+	memset(report_branches, 0, sizeof(report_branches));
+	report_goals[0].goal.kind = GOAL_TAG;
+	report_goals[0].goal.release = (struct semver_ver){ 1, 5, 0 };
+	report_goals[0].state = GOAL_STATE_DONE;
+	report_goals[1].goal.kind = GOAL_TAG;
+	report_goals[1].goal.release = (struct semver_ver){ 9, 0, 0 };
+	report_goals[1].state = GOAL_STATE_FAILED;
+	report_branches[0].branch = "main";
+	report_branches[0].plan.branch.role = BRANCH_DEFAULT;
+	report_branches[0].plan.branch.has_latest = true;
+	report_branches[0].plan.branch.latest = (struct semver_ver){ 1, 4, 0 };
+	report_branches[0].plan.problems = report_problems;
+	report_branches[0].plan.n_problems = 4;
+	report_branches[0].mrs = report_mrs;
+	report_branches[0].n_mrs = 2;
+	report_branches[0].goals = report_goals;
+	report_branches[0].n_goals = 2;
+	report_branches[1].branch = "feature";
+	report_branches[1].plan.branch.role = BRANCH_OTHER;
+	report_branches[1].plan.branch.has_latest = true;
+	report_branches[1].plan.branch.latest = (struct semver_ver){ 7, 0, 0 };
+	report_branches[2].branch = "release/1";
+	report_branches[2].plan.branch.role = BRANCH_MAJOR_OLD;
+	report_branches[2].plan.branch.has_latest = true;
+	report_branches[2].plan.branch.latest = (struct semver_ver){ 1, 2, 9 };
+	r->project = "grp/app";
+	r->web_url = "https://gl.example/grp/app";
+	r->branches = report_branches;
+	r->n_branches = 3;
+}
 
 static char *board_page(struct statusboard *b, struct sched_stats *st,
 			size_t n, bool json)
@@ -255,13 +293,15 @@ START_TEST(board_records_a_cycle)
 {
 	struct statusboard *b = statusboard_new();
 	struct sched_stats st;
-	cJSON *report = cJSON_Parse(REPORT), *p, *bl;
+	struct release_report report;
+	cJSON *p, *bl;
 
+	make_report(&report);
 	memset(&st, 0, sizeof(st));
 	snprintf(st.name, sizeof(st.name), "app");
 	st.last_cycle_unix = 1700000000;
 	st.last_status = ST_EREFUSED;
-	statusboard_cycle(b, "app", "v", report);
+	statusboard_cycle(b, "app", "v", &report);
 	p = board_project(b, &st);
 	ck_assert_str_eq(jstr(p, "state"), "blocked");
 	ck_assert_str_eq(jstr(p, "project"), "grp/app");
@@ -289,7 +329,6 @@ START_TEST(board_records_a_cycle)
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
 		p, "blocking_merge_requests")), 0);
 	cJSON_Delete(p);
-	cJSON_Delete(report);
 	statusboard_free(b);
 }
 END_TEST
@@ -298,9 +337,11 @@ START_TEST(board_open_mrs_bounded_and_dropped_when_merged)
 {
 	struct statusboard *b = statusboard_new();
 	struct sched_stats st;
-	cJSON *report = cJSON_Parse(REPORT), *p, *open;
+	struct release_report report;
+	cJSON *p, *open;
 	char title[STATUSBOARD_TEXT_MAX + 8];
 
+	make_report(&report);
 	memset(&st, 0, sizeof(st));
 	snprintf(st.name, sizeof(st.name), "app");
 	for (int64_t i = 1; i <= STATUSBOARD_OPEN_MAX + 5; i++)
@@ -319,7 +360,7 @@ START_TEST(board_open_mrs_bounded_and_dropped_when_merged)
 	ck_assert_uint_eq(strlen(jstr(cJSON_GetArrayItem(open, -1 +
 		cJSON_GetArraySize(open)), "title")), STATUSBOARD_TEXT_MAX - 1);
 	cJSON_Delete(p);
-	statusboard_cycle(b, "app", "", report); /* !3 and !4 merged */
+	statusboard_cycle(b, "app", "", &report); /* !3 and !4 merged */
 	p = board_project(b, &st);
 	open = cJSON_GetObjectItem(p, "open_merge_requests");
 	ck_assert_int_eq(cJSON_GetArraySize(open), STATUSBOARD_OPEN_MAX - 1);
@@ -331,7 +372,6 @@ START_TEST(board_open_mrs_bounded_and_dropped_when_merged)
 		ck_assert_int_ne(iid, 4);
 	}
 	cJSON_Delete(p);
-	cJSON_Delete(report);
 	statusboard_free(b);
 }
 END_TEST
@@ -340,27 +380,32 @@ START_TEST(board_blockers_capped)
 {
 	struct statusboard *b = statusboard_new();
 	struct sched_stats st;
-	cJSON *r = cJSON_Parse("{\"branches\":[{\"errors\":[]}]}"), *errs, *p;
+	struct policy_problem probs[500];
+	struct release_branch_report br;
+	struct release_report r;
+	cJSON *p;
 
-	errs = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
-		r, "branches"), 0), "errors");
-	for (int i = 1; i <= 500; i++) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddNumberToObject(e, "iid", i);
-		cJSON_AddStringToObject(e, "message", "m");
-		cJSON_AddItemToArray(errs, e);
+	memset(probs, 0, sizeof(probs));
+	memset(&br, 0, sizeof(br));
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 500; i++) {
+		probs[i].is_error = true;
+		probs[i].iid = (uint64_t)i + 1;
+		snprintf(probs[i].message, sizeof(probs[i].message), "m");
 	}
+	br.plan.problems = probs;
+	br.plan.n_problems = 500;
+	r.branches = &br;
+	r.n_branches = 1;
 	memset(&st, 0, sizeof(st));
 	snprintf(st.name, sizeof(st.name), "app");
 	st.last_cycle_unix = 1;
 	st.last_status = ST_EREFUSED;
-	statusboard_cycle(b, "app", "", r);
+	statusboard_cycle(b, "app", "", &r);
 	p = board_project(b, &st);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
 		p, "blocking_merge_requests")), STATUSBOARD_BLOCKERS_MAX);
 	cJSON_Delete(p);
-	cJSON_Delete(r);
 	statusboard_free(b);
 }
 END_TEST
