@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -288,6 +289,34 @@ class ReadToken(DaemonTest):
             self.assertEqual(status, 200, page)
             self.assertNotIn(STATUS_TOKEN.encode(), body)
         self.assertIn(d.get("/healthz")[0], (200, 503))
+        self.assertNotIn(STATUS_TOKEN, d.logs())
+
+    def test_reload_rereads_the_token(self):
+        p = Project(self.standin)
+        path = os.path.join(self.tmp, "status-token")
+        with open(path, "w") as f:
+            f.write(STATUS_TOKEN + "\n")
+        d = self.daemon([p], global_extra="status_token_file = %s" % path)
+
+        def ok_with(token):
+            return d.request("GET", "/status.json", headers={
+                "Authorization": "Bearer " + token})[0]
+
+        self.assertEqual(ok_with(STATUS_TOKEN), 200)
+        with open(path, "w") as f:
+            f.write("rotated-" + STATUS_TOKEN + "\n")
+        d.kill(signal.SIGHUP)
+        wait_for(lambda: d.find_log("configuration reloaded"), 30,
+                 "the reload")
+        self.assertEqual(ok_with(STATUS_TOKEN), 401)
+        self.assertEqual(ok_with("rotated-" + STATUS_TOKEN), 200)
+        # A named file that is gone: the reload is refused, the running
+        # token stays.
+        os.unlink(path)
+        d.kill(signal.SIGHUP)
+        wait_for(lambda: d.find_log("reload failed"), 30,
+                 "the refused reload")
+        self.assertEqual(ok_with("rotated-" + STATUS_TOKEN), 200)
         self.assertNotIn(STATUS_TOKEN, d.logs())
 
     def test_open_without_token(self):
