@@ -25,10 +25,12 @@ struct board_entry {
 	char *name;       /* the configuration section */
 	char *path, *web_url;
 	char *latest_tag;
-	struct board_mr blockers[STATUSBOARD_BLOCKERS_MAX];
-	size_t n_blockers;
-	struct board_mr open[STATUSBOARD_OPEN_MAX];
-	size_t n_open;
+	/* grown on demand: a project without MRs costs a few pointers */
+	struct board_mr *blockers;  /* at most STATUSBOARD_BLOCKERS_MAX */
+	size_t n_blockers, cap_blockers;
+	struct board_mr *open;      /* at most STATUSBOARD_OPEN_MAX, oldest
+				     * verdict first */
+	size_t n_open, cap_open;
 };
 
 struct statusboard {
@@ -78,6 +80,29 @@ static void mr_clear(struct board_mr *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* A new zeroed last element of *arr (n of cap used), growing it up to
+ * max elements. NULL when full or out of memory. */
+static struct board_mr *slot(struct board_mr **arr, size_t *n, size_t *cap,
+			     size_t max)
+{
+	if (*n == max)
+		return NULL;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 4;
+		struct board_mr *grown;
+
+		if (c > max)
+			c = max;
+		grown = realloc(*arr, c * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		*arr = grown;
+		*cap = c;
+	}
+	memset(&(*arr)[*n], 0, sizeof(**arr));
+	return &(*arr)[(*n)++];
+}
+
 static void entry_free(struct board_entry *x)
 {
 	if (!x)
@@ -86,6 +111,8 @@ static void entry_free(struct board_entry *x)
 		mr_clear(&x->blockers[i]);
 	for (size_t i = 0; i < x->n_open; i++)
 		mr_clear(&x->open[i]);
+	free(x->blockers);
+	free(x->open);
 	free(x->name);
 	free(x->path);
 	free(x->web_url);
@@ -136,9 +163,9 @@ static size_t find(const struct statusboard *b, const char *name, bool *found)
 }
 
 /* The entry of name, created when missing. NULL out of memory. Lock
- * held. Entries of projects that left the configuration stay (a few
- * hundred bytes each) and are not shown: the page lists the scheduler's
- * projects. */
+ * held. Entries of projects that left the configuration stay (about a
+ * hundred bytes plus their MRs) and are not shown: the page lists the
+ * scheduler's projects. */
 static struct board_entry *entry_get(struct statusboard *b, const char *name)
 {
 	bool found;
@@ -244,9 +271,10 @@ static void blockers_from(struct board_entry *x,
 
 			if (!p->is_error || has_blocker(x, iid, p->message))
 				continue;
-			if (x->n_blockers == STATUSBOARD_BLOCKERS_MAX)
-				return;
-			y = &x->blockers[x->n_blockers++];
+			y = slot(&x->blockers, &x->n_blockers,
+				 &x->cap_blockers, STATUSBOARD_BLOCKERS_MAX);
+			if (!y)
+				return; /* full: the first ones are shown */
 			y->iid = iid;
 			y->title = text_dup(m ? m->title : NULL);
 			y->url = text_dup(m ? m->web_url : NULL);
@@ -261,7 +289,6 @@ static void open_remove(struct board_entry *x, size_t i)
 	memmove(&x->open[i], &x->open[i + 1],
 		(x->n_open - i - 1) * sizeof(x->open[0]));
 	x->n_open--;
-	memset(&x->open[x->n_open], 0, sizeof(x->open[0]));
 }
 
 /* An MR a reconciliation saw merged is no longer open. */
@@ -313,8 +340,10 @@ void statusboard_verdict(struct statusboard *b, const char *name,
 			open_remove(x, i); /* re-added as the newest */
 	if (x && x->n_open == STATUSBOARD_OPEN_MAX)
 		open_remove(x, 0); /* the oldest verdict goes */
-	if (x) {
-		m = &x->open[x->n_open++];
+	if (x)
+		m = slot(&x->open, &x->n_open, &x->cap_open,
+			 STATUSBOARD_OPEN_MAX);
+	if (m) {
 		m->iid = iid;
 		m->title = text_dup(title);
 		m->url = text_dup(url);
