@@ -146,6 +146,7 @@ static void check_mr(struct daemon *d, struct project_rt *rt,
 			 c->sha, c->desc);
 		break;
 	case ENGINE_CHECK_NOT_OPEN:
+		statusboard_forget(d->board, name, mc->iid);
 		log_debug("%s: !%lld: not open (GitLab says): no status",
 			  name, (long long)mc->iid);
 		break;

@@ -354,6 +354,23 @@ void statusboard_verdict(struct statusboard *b, const char *name,
 	pthread_mutex_unlock(&b->lock);
 }
 
+void statusboard_forget(struct statusboard *b, const char *name, int64_t iid)
+{
+	bool found;
+	size_t at;
+
+	if (!b || !name)
+		return;
+	pthread_mutex_lock(&b->lock);
+	at = find(b, name, &found);
+	for (size_t i = 0; found && i < b->e[at]->n_open; i++)
+		if (b->e[at]->open[i].iid == iid) {
+			open_remove(b->e[at], i);
+			break;
+		}
+	pthread_mutex_unlock(&b->lock);
+}
+
 /* ---- the snapshot (the listener's thread) ------------------------------ */
 
 /* Per project: what the snapshot borrows that is not in the board. */

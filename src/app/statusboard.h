@@ -10,7 +10,8 @@
  * project, strings cut at STATUSBOARD_TEXT_MAX bytes.
  *
  * Open MRs are those the daemon has checked (webhooks, re-checks after a
- * release); one disappears when a reconciliation sees it merged.
+ * release); one disappears when a reconciliation sees it merged or a
+ * check finds it no longer open.
  */
 #ifndef SEMVER_TAGGER_STATUSBOARD_H
 #define SEMVER_TAGGER_STATUSBOARD_H
@@ -44,6 +45,10 @@ void statusboard_cycle(struct statusboard *b, const char *name,
 void statusboard_verdict(struct statusboard *b, const char *name,
 			 int64_t iid, const char *title, const char *url,
 			 bool success, const char *description, int64_t now);
+
+/* An MR GitLab says is no longer open (a check found it merged or
+ * closed) leaves the open list. */
+void statusboard_forget(struct statusboard *b, const char *name, int64_t iid);
 
 /* Process-wide facts for the page's header. */
 struct statusboard_info {

@@ -360,16 +360,23 @@ START_TEST(board_open_mrs_bounded_and_dropped_when_merged)
 	ck_assert_uint_eq(strlen(jstr(cJSON_GetArrayItem(open, -1 +
 		cJSON_GetArraySize(open)), "title")), STATUSBOARD_TEXT_MAX - 1);
 	cJSON_Delete(p);
+	statusboard_forget(b, "app", 50);
+	statusboard_forget(b, "nope", 51); /* unknown project: no-op */
+	p = board_project(b, &st);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
+		p, "open_merge_requests")), STATUSBOARD_OPEN_MAX - 1);
+	cJSON_Delete(p);
 	statusboard_cycle(b, "app", "", &report); /* !3 and !4 merged */
 	p = board_project(b, &st);
 	open = cJSON_GetObjectItem(p, "open_merge_requests");
-	ck_assert_int_eq(cJSON_GetArraySize(open), STATUSBOARD_OPEN_MAX - 1);
+	ck_assert_int_eq(cJSON_GetArraySize(open), STATUSBOARD_OPEN_MAX - 2);
 	for (int i = 0; i < cJSON_GetArraySize(open); i++) {
 		int iid = (int)cJSON_GetObjectItem(cJSON_GetArrayItem(open, i),
 						   "iid")->valuedouble;
 
 		ck_assert_int_ne(iid, 3);
 		ck_assert_int_ne(iid, 4);
+		ck_assert_int_ne(iid, 50);
 	}
 	cJSON_Delete(p);
 	statusboard_free(b);
