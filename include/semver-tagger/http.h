@@ -112,8 +112,8 @@ int http_do(struct http_client *c, const struct http_request *rq,
  * A-Z a-z 0-9 - . _ ~). */
 int http_escape(struct strbuf *out, const char *s);
 
-/* 1 when url is http(s) and, for plain http, the host is a loopback
- * address (127.0.0.0/8, ::1, localhost), else 0. */
+/* 1 when url is https, or plain http to a numeric loopback address
+ * (127.0.0.0/8, [::1]; urlrule_transport_safe), else 0. */
 int http_url_safe(const char *url);
 
 #endif

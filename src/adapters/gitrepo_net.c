@@ -8,6 +8,8 @@
  */
 #include "gitrepo_internal.h"
 
+#include "semver-tagger/urlrule.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +69,11 @@ int gitrepo__check_url(const char *url, struct st_error *err)
 				    "repository URL must not contain user info; the token goes through the credential callback");
 	if (end == auth)
 		return st_error_set(err, ST_ECONFIG, "repository URL has no host");
+	/* the token would cross the network in clear text */
+	if (strncmp(url, "http://", 7) == 0 && !urlrule_transport_safe(url))
+		return st_error_set(err, ST_ECONFIG,
+				    "repository URL %s: plain http only to a numeric loopback address (127.0.0.0/8, [::1])",
+				    url);
 	return 0;
 }
 

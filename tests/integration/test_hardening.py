@@ -1,0 +1,182 @@
+"""Hardening II (issue 14): each test is an attack that worked on the
+main of the issue, run with the real binary against the stand-in.
+docs/reliability.md has a row per test."""
+import http.server
+import json
+import os
+import shutil
+import socket
+import threading
+import unittest
+import urllib.request
+
+from harness import OnceTest, Project, TOKEN
+
+EX_TEMPFAIL = 75
+EX_CONFIG = 78
+
+
+class Rogue:
+    """An HTTP server on another port of 127.0.0.1 that asks for
+    credentials (401 + Basic) the way a git server would, and records
+    every request line and Authorization header it gets."""
+
+    def __init__(self):
+        seen = self.seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append((self.path, self.headers.get("Authorization")))
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="x"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            do_POST = do_GET
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Hardening(OnceTest):
+    def setUp(self):
+        super().setUp()
+        self.rogue = Rogue()
+
+    def tearDown(self):
+        self.rogue.stop()
+        super().tearDown()
+
+    def project_json(self, p):
+        req = urllib.request.Request(
+            "%s/projects/%d" % (self.standin.api, p.id),
+            headers={"PRIVATE-TOKEN": TOKEN})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def answer_project(self, p, **fields):
+        """GitLab's project answer, with fields replaced, for every GET."""
+        body = self.project_json(p)
+        body.update(fields)
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": "GET /api/v4/projects/:id", "mode": "status",
+            "status": 200, "body": json.dumps(body), "count": 1000})
+
+    def cache_file(self, p):
+        return os.path.join(self.state, "projects", str(p.id),
+                            "project.cache")
+
+    # --- item 1: the API names another host/port for the clone URL ---
+
+    def test_1_api_clone_url_on_another_port_gets_no_token(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.answer_project(p, http_url_to_repo=self.rogue.url + "/x.git")
+        r = self.run_once(p)
+        self.assertEqual(self.rogue.seen, [])
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(self.rogue.url + "/x.git", r.err)
+        self.assertIn("git_url", r.err)
+        self.assertEqual(p.tags(), [])
+
+    def test_1_api_clone_url_naming_a_local_path_is_refused(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        for url in ("file://" + p.repo, p.repo):
+            self.answer_project(p, http_url_to_repo=url)
+            r = self.run_once(p)
+            self.assertEqual(r.code, EX_CONFIG, url + ": " + r.err)
+            self.assertIn("local path", r.err)
+            self.standin.ctl("DELETE", "/__control__/faults")
+        self.assertEqual(p.tags(), [])
+
+    def test_1_configured_git_url_is_the_operators_choice(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        url = self.project_json(p)["http_url_to_repo"]
+        self.answer_project(p, http_url_to_repo=self.rogue.url + "/x.git")
+        r = self.run_once(p, SEMVER_TAGGER_GIT_URL=url)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(self.rogue.seen, [])
+        self.assertEqual(p.tags(), ["0.0.1"])
+
+    # --- item 2: the state directory ---
+
+    def test_2_planted_project_cache_costs_a_request_not_the_token(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        with open(self.cache_file(p)) as f:
+            magic = f.readline()
+            cached = json.loads(f.read())
+        cached["http_url_to_repo"] = self.rogue.url + "/x.git"
+        with open(self.cache_file(p), "w") as f:
+            f.write(magic + json.dumps(cached))
+        p.mr("Feature", ["ImpactMinor"])
+        r = self.run_once(p)
+        self.assertEqual(self.rogue.seen, [])
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("asking GitLab again", r.err)
+        self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
+
+    def test_2_world_writable_state_directory_is_refused(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        os.makedirs(self.state)
+        os.chmod(self.state, 0o777)
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(self.state, r.err)
+        self.assertIn("chmod go-w", r.err)
+        self.assertEqual(p.tags(), [])
+        os.chmod(self.state, 0o700)
+        self.assertEqual(self.run_once(p).code, 0)
+
+    def test_2_state_files_writable_or_foreign_are_refused(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        cache = self.cache_file(p)
+        p.mr("Feature", ["ImpactMinor"])
+        os.chmod(cache, 0o666)
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(cache, r.err)
+        self.assertIn("writable by group or others", r.err)
+        os.chmod(cache, 0o600)
+        if os.geteuid() == 0:  # root can give a file away
+            os.chown(cache, 65534, 65534)
+            r = self.run_once(p)
+            self.assertEqual(r.code, EX_CONFIG, r.err)
+            self.assertIn(cache, r.err)
+            self.assertIn("not by the running user", r.err)
+            os.chown(cache, 0, 0)
+        self.assertEqual(p.tags(), ["0.0.1"])
+        self.assertEqual(self.run_once(p).code, 0)
+        self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
+
+    # --- item 6: names that only look local ---
+
+    def test_6_plain_http_api_url_must_be_a_numeric_loopback(self):
+        p = Project(self.standin)
+        port = self.standin.api.split(":")[2].split("/")[0]
+        for host in ("127.evil.example", "127.0.0.1.evil.example",
+                     "localhost.evil", "localhost"):
+            api = "http://%s:%s/api/v4" % (host, port)
+            r = self.run_once(p, CI_API_V4_URL=api)
+            self.assertEqual(r.code, EX_CONFIG, host + ": " + r.err)
+            self.assertIn("must be https", r.err)
+        self.assertEqual(self.rogue.seen, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
