@@ -10,7 +10,8 @@ import threading
 import unittest
 import urllib.request
 
-from harness import OnceTest, Project, TOKEN
+from harness import (DaemonTest, OnceTest, Project, TOKEN, WEBHOOK_SECRET,
+                     wait_for)
 
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
@@ -176,6 +177,31 @@ class Hardening(OnceTest):
             self.assertEqual(r.code, EX_CONFIG, host + ": " + r.err)
             self.assertIn("must be https", r.err)
         self.assertEqual(self.rogue.seen, [])
+
+
+class LogInjection(DaemonTest):
+    # --- item 7: a value from outside cannot start a log line ---
+
+    def test_7_control_characters_in_a_webhook_ref_are_escaped(self):
+        p = Project(self.standin)
+        d = self.daemon([p], extra_env={"JOURNAL_STREAM": "8:1234"})
+        ref = "refs/heads/release/1\n<3>FORGED LINE\x1b[31m\u009b"
+        body = json.dumps({"object_kind": "push", "ref": ref,
+                           "after": "0" * 39 + "1",
+                           "project": {"id": p.id,
+                                       "path_with_namespace": p.path}})
+        status, _ = d.request("POST", "/webhook", body.encode(), {
+            "X-Gitlab-Token": WEBHOOK_SECRET, "X-Gitlab-Event": "Push Hook",
+            "Content-Type": "application/json"})
+        self.assertEqual(status, 202)
+        lines = wait_for(lambda: d.find_log("FORGED"), 30, "the log line")
+        self.assertIn("release/1\\n<3>FORGED LINE\\x1b[31m\\u009b",
+                      lines[0])
+        self.assertTrue(lines[0].startswith("<6>"), lines[0])
+        for line in d.logs().split("\n"):
+            self.assertFalse(line.startswith("<3>FORGED"), line)
+        self.assertNotIn("\x1b", d.logs())
+        self.assertNotIn("\u009b", d.logs())
 
 
 if __name__ == "__main__":
