@@ -74,6 +74,8 @@ struct http_counters {
 void http_client_counters(const struct http_client *c,
 			  struct http_counters *out);
 
+struct http_response;
+
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT" */
 	const char *url;
@@ -82,6 +84,13 @@ struct http_request {
 	/* Not idempotent (a note): repeat only when the server surely did
 	 * not act on it (no connection, or 429). */
 	bool once;
+	/* Reads (!once): a 2xx answer that accept() rejects (non-zero,
+	 * reason filled) is retried like a 5xx, within the same attempts
+	 * and budget: a body garbled by a proxy or a restarting server is
+	 * as temporary as a 502. NULL: every 2xx is final. */
+	int (*accept)(void *ctx, const struct http_response *rs,
+		      char *reason, size_t size);
+	void *accept_ctx;
 };
 
 struct http_response {

@@ -39,6 +39,14 @@ int gitlab_call(struct gitlab *g, const char *method, const char *path,
 		const char *what, struct http_response *rs,
 		struct st_error *err);
 
+/* A GET whose 2xx body must parse as JSON: one that does not is retried
+ * like a 5xx (http_request.accept); when the attempts are spent,
+ * ST_ETEMP. *root (caller frees with cJSON_Delete) is the parsed body of
+ * a 2xx answer, NULL for other statuses (see gitlab_check). */
+int gitlab_get_json(struct gitlab *g, const char *path, const char *query,
+		    const char *what, struct http_response *rs, cJSON **root,
+		    struct st_error *err);
+
 /* 0 for a 2xx JSON response; else the error class and a message that
  * names the call, the status, the server's message and, for 401/403, the
  * token kind and the permission needed. */

@@ -62,11 +62,9 @@ int gitlab_project(void *impl, struct forge_project *out,
 	snprintf(what, sizeof(what), "GET /projects/%s", g->project_enc);
 	snprintf(path, sizeof(path), "/projects/%s", g->project_enc);
 	http_response_init(&rs);
-	rc = gitlab_call(g, "GET", path, NULL, NULL, false, what, &rs, err);
+	rc = gitlab_get_json(g, path, NULL, what, &rs, &root, err);
 	if (!rc)
 		rc = gitlab_check(g, GITLAB_READ_PROJECT, what, &rs, err);
-	if (!rc)
-		rc = json_parse(rs.body.buf, rs.body.len, what, &root, err);
 	if (!rc) {
 		struct json_where w = {what, ""};
 

@@ -631,6 +631,13 @@ int http_do(struct http_client *c, const struct http_request *rq,
 			classify_status(c, rq, rs, &o);
 		else
 			classify_curl(c, rq, cc, &o);
+		if (o.verdict == V_DONE && rq->accept && !rq->once &&
+		    rs->status >= 200 && rs->status < 300 &&
+		    rq->accept(rq->accept_ctx, rs, o.reason,
+			       sizeof(o.reason)) != 0) {
+			o.verdict = V_RETRY;
+			o.delay_ms = -1;
+		}
 		if (o.verdict == V_DONE)
 			return ST_OK;
 		if (o.verdict == V_FAIL)

@@ -580,8 +580,9 @@ START_TEST(test_failed_listing_changes_nothing)
 	/* Page 1 answers normally (a 1 ms delay), page 2 is garbage. */
 	tu_fault("{\"endpoint\":\"" MRS_ROUTE "\",\"mode\":\"delay\","
 		 "\"delay_ms\":1}");
-	tu_fault("{\"endpoint\":\"" MRS_ROUTE "\",\"mode\":\"malformed_json\"}");
-	ck_assert_int_eq(merged(f, cache(), &l, &res, &err), ST_EINVAL);
+	tu_fault("{\"endpoint\":\"" MRS_ROUTE "\",\"mode\":\"malformed_json\","
+		 "\"count\":99}");
+	ck_assert_int_eq(merged(f, cache(), &l, &res, &err), ST_ETEMP);
 	ck_assert_ptr_nonnull(strstr(err.msg, "GET /projects/7/merge_requests "
 				     "page 2"));
 	ck_assert_uint_eq(l.len, 0); /* no partial list */
@@ -657,10 +658,15 @@ START_TEST(test_fault_modes)
 		{"\"mode\":\"drop\"", 0, 2, NULL},
 		{"\"mode\":\"delay\",\"delay_ms\":1500,\"count\":3", ST_ETEMP, 3,
 		 "Timeout"},
-		{"\"mode\":\"malformed_json\"", ST_EINVAL, 1,
+		/* a garbled 2xx body is retried like a 5xx (issue 14) */
+		{"\"mode\":\"malformed_json\"", 0, 2, NULL},
+		{"\"mode\":\"malformed_json\",\"count\":9", ST_ETEMP, 3,
 		 "GET /projects/7/merge_requests page 1: body is not valid JSON"},
-		{"\"mode\":\"truncated_json\"", ST_EINVAL, 1, "truncated"},
-		{"\"mode\":\"html\"", ST_ETEMP, 1, "text/html"},
+		{"\"mode\":\"truncated_json\"", 0, 2, NULL},
+		{"\"mode\":\"truncated_json\",\"count\":9", ST_ETEMP, 3,
+		 "gave up after 3 attempts"},
+		{"\"mode\":\"html\"", 0, 2, NULL},
+		{"\"mode\":\"html\",\"count\":9", ST_ETEMP, 3, "text/html"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

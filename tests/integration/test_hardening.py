@@ -165,6 +165,34 @@ class Hardening(OnceTest):
         self.assertEqual(self.run_once(p).code, 0)
         self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
 
+    # --- item 9: a garbled answer to a read is temporary ---
+
+    MRS = "GET /api/v4/projects/:id/merge_requests"
+
+    def test_9_one_garbled_mr_page_is_retried(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        for mode in ("malformed_json", "truncated_json"):
+            self.standin.ctl("POST", "/__control__/faults", {
+                "endpoint": self.MRS, "mode": mode, "count": 1})
+        r = self.run_once(p, SEMVER_TAGGER_TOTAL_TIMEOUT=30)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.0.1"])
+
+    def test_9_garbled_reads_past_the_retries_exit_75_push_nothing(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        p.mr("Feature", ["ImpactMinor"])
+        before = p.refs()
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": self.MRS, "mode": "malformed_json", "count": 1000})
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_TEMPFAIL, r.err)
+        self.assertIn("body is not valid JSON", r.err)
+        self.assertIn("gave up after", r.err)
+        self.assertEqual(p.refs(), before)
+
     # --- item 6: names that only look local ---
 
     def test_6_plain_http_api_url_must_be_a_numeric_loopback(self):
