@@ -207,6 +207,109 @@ class Hardening(OnceTest):
         self.assertEqual(self.rogue.seen, [])
 
 
+class Dripper:
+    """Slow-header clients: per source address (127.0.0.x) n connections
+    that send a request line and then one header line per interval,
+    never finishing; a connection the server closes is opened again.
+    Counts the connections the server closed while they dripped."""
+
+    def __init__(self, port, addrs, per_addr, interval=1.0):
+        self.port = port
+        self.addrs = addrs
+        self.per_addr = per_addr
+        self.interval = interval
+        self.socks = []          # (addr, socket, first generation?)
+        self.opened = 0
+        self.closed_first = 0    # of the first generation, by the server
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def connect(self, addr, first):
+        try:
+            sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sk.bind((addr, 0))
+            sk.settimeout(5)
+            sk.connect(("127.0.0.1", self.port))
+            sk.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+            sk.setblocking(False)
+        except OSError:
+            return
+        with self.lock:
+            self.socks.append((addr, sk, first))
+            self.opened += 1
+
+    def start(self):
+        for a in self.addrs:
+            for _ in range(self.per_addr):
+                self.connect(a, True)
+        self.t.start()
+        return self
+
+    def alive(self, sk):
+        try:
+            return sk.recv(4096) != b""
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
+    def run(self):
+        n = 0
+        while not self.stopping.wait(self.interval):
+            n += 1
+            with self.lock:
+                socks = list(self.socks)
+            for addr, sk, first in socks:
+                ok = self.alive(sk)
+                if ok:
+                    try:
+                        sk.send(b"X-Drip-%d: x\r\n" % n)
+                    except OSError:
+                        ok = False
+                if not ok:
+                    sk.close()
+                    with self.lock:
+                        self.socks.remove((addr, sk, first))
+                        if first:
+                            self.closed_first += 1
+                    self.connect(addr, False)
+
+    def stop(self):
+        self.stopping.set()
+        self.t.join(timeout=30)
+        for _, sk, _ in self.socks:
+            sk.close()
+
+
+class SlowHeaders(DaemonTest):
+    # --- item 3: slow headers cannot hold the listener ---
+
+    def test_3_slow_headers_from_8_addresses_do_not_block_a_webhook(self):
+        p = Project(self.standin)
+        d = self.daemon([p])
+        addrs = ["127.0.0.%d" % i for i in range(2, 10)]
+        drip = Dripper(d.port, addrs, 8).start()
+        try:
+            self.assertEqual(drip.opened, 64)
+            body = json.dumps({"object_kind": "push",
+                               "ref": "refs/heads/release/1",
+                               "after": "0" * 39 + "1",
+                               "project": {"id": p.id,
+                                           "path_with_namespace": p.path}})
+            status, _ = d.request("POST", "/webhook", body.encode(), {
+                "X-Gitlab-Token": WEBHOOK_SECRET,
+                "X-Gitlab-Event": "Push Hook",
+                "Content-Type": "application/json"}, timeout=30)
+            self.assertEqual(status, 202)
+            # every first-generation dripper is closed by the server
+            # although it never went silent for long (absolute deadline)
+            wait_for(lambda: drip.closed_first >= 64, 120,
+                     "the server to close the 64 slow-header connections")
+        finally:
+            drip.stop()
+
+
 class LogInjection(DaemonTest):
     # --- item 7: a value from outside cannot start a log line ---
 
