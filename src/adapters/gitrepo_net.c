@@ -158,6 +158,20 @@ int gitrepo__net_error(struct gitrepo_net *net, struct st_error *err,
 	return gitrepo__git_error(err, gitrc, "%s", what);
 }
 
+/* An anonymous remote for url, without the repository's url.*.insteadOf
+ * rewriting: a planted mirror config (a shared CI cache) could otherwise
+ * fetch from another server than the one checked by urlrule.h. */
+static int anon_remote(git_remote **out, git_repository *repo,
+		       const char *url)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 int gitrepo__net_connect(git_repository *repo, struct gitrepo_net *net,
 			 int direction, git_remote **out, struct st_error *err)
 {
@@ -166,7 +180,7 @@ int gitrepo__net_connect(git_repository *repo, struct gitrepo_net *net,
 	int rc;
 
 	git_remote_connect_options_init(&o, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
-	rc = git_remote_create_anonymous(&r, repo, net->url);
+	rc = anon_remote(&r, repo, net->url);
 	if (rc < 0)
 		return gitrepo__git_error(err, rc, "remote %s", net->url);
 	gitrepo__net_callbacks(net, &o.callbacks);
@@ -410,7 +424,7 @@ int gitrepo__fetch_here(const char *path, const char *url,
 	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
 	co.callbacks = o.callbacks;
 	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
-	rc = git_remote_create_anonymous(&remote, repo, url);
+	rc = anon_remote(&remote, repo, url);
 	if (rc < 0)
 		rc = gitrepo__git_error(err, rc, "remote %s", url);
 	/* connect first: when the advertisement matches the mirror, that

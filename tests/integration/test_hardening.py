@@ -129,6 +129,21 @@ class Hardening(OnceTest):
         self.assertIn("asking GitLab again", r.err)
         self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
 
+    def test_2_planted_mirror_insteadof_does_not_move_the_fetch(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        config = os.path.join(self.state, "projects", str(p.id),
+                              "mirror.git", "config")
+        with open(config, "a") as f:
+            f.write('[url "%s/"]\n\tinsteadOf = %s/\n'
+                    % (self.rogue.url, self.standin.url))
+        p.mr("Feature", ["ImpactMinor"])
+        r = self.run_once(p)
+        self.assertEqual(self.rogue.seen, [])
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
+
     def test_2_world_writable_state_directory_is_refused(self):
         p = Project(self.standin)
         p.mr("Fix", ["ImpactPatch"])
