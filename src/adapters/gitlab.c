@@ -50,6 +50,7 @@ static void gitlab_free(void *impl)
 	free(g->api_url);
 	free(g->project);
 	free(g->project_enc);
+	memset(g->seal_key, 0, sizeof(g->seal_key));
 	free(g);
 }
 
@@ -132,6 +133,7 @@ static int setup(struct gitlab *g, const struct gitlab_options *o,
 	rc = http_client_new(&o->http, &g->http, err);
 	if (rc)
 		return rc;
+	gitlab_seal_key(g, o->token);
 	return http_client_set_secret_header(g->http,
 		o->token_kind == GITLAB_TOKEN_JOB ? "JOB-TOKEN" :
 		"PRIVATE-TOKEN", o->token, err);

@@ -113,6 +113,9 @@ static int project_cache_load(struct gitlab *g, const char *path,
 	size_t n, ml = strlen(PROJECT_MAGIC);
 	int rc;
 
+	st_error_clear(&e);
+	if (gitlab_seal_check(g, path, &e) != 0)
+		return -1; /* not ours: ask the server */
 	if (!buf || read_small(path, buf, PROJECT_CACHE_MAX, &n) != 0 ||
 	    n < ml || memcmp(buf, PROJECT_MAGIC, ml) != 0) {
 		free(buf);
@@ -141,6 +144,7 @@ static void project_cache_save(struct gitlab *g, const char *path,
 {
 	cJSON *o = cJSON_CreateObject();
 	char tmp[4200], *text = NULL;
+	struct st_error e;
 	bool ok = o &&
 		cJSON_AddStringToObject(o, "api_url", g->api_url) &&
 		cJSON_AddStringToObject(o, "project", g->project) &&
@@ -175,6 +179,8 @@ static void project_cache_save(struct gitlab *g, const char *path,
 		ok = false;
 	if (!ok || rename(tmp, path) != 0)
 		unlink(tmp); /* only a cache: the next run asks again */
+	else
+		gitlab_seal_write(g, path, &e); /* unsealed: asked again */
 	cJSON_free(text);
 }
 

@@ -17,6 +17,38 @@ EX_TEMPFAIL = 75
 EX_CONFIG = 78
 
 
+def cache_checksum(raw):
+    """gitlab_cache_checksum() (src/adapters/gitlab_cache.c), as in
+    tests/fuzz/make_corpus.py: a forger can compute it."""
+    m = 0xffffffffffffffff
+    k1, k2, k3 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (64 - r))) & m
+
+    def lane(v, w):
+        return (rotl(v ^ ((w * k1) & m), 31) * k2) & m
+
+    v = [k3 & m, (2 * k3) & m, (3 * k3) & m, (4 * k3) & m]
+    n, i, k = len(raw), 0, 0
+    while n - i >= 32:
+        for j in range(4):
+            v[j] = lane(v[j], int.from_bytes(raw[i + 8 * j:i + 8 * j + 8],
+                                             "little"))
+        i += 32
+    while i < n:
+        v[k % 4] = lane(v[k % 4], int.from_bytes(raw[i:i + 8], "little"))
+        i += 8
+        k += 1
+    h = n
+    for j in range(4):
+        h = (rotl(h ^ v[j], 27) * k1 + k3) & m
+    h ^= h >> 33
+    h = (h * k2) & m
+    h ^= h >> 29
+    return h
+
+
 class Rogue:
     """An HTTP server on another port of 127.0.0.1 that asks for
     credentials (401 + Basic) the way a git server would, and records
@@ -143,6 +175,43 @@ class Hardening(OnceTest):
         self.assertEqual(self.rogue.seen, [])
         self.assertEqual(r.code, 0, r.err)
         self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
+
+    def test_2_forged_mr_cache_costs_a_full_listing_not_a_version(self):
+        # A hostile cache (a shared CI cache) with a valid format and
+        # checksum: it claims MR !2 is ImpactMajor and that nothing was
+        # updated since (cursor in the future), so an incremental listing
+        # would never correct it. The seal (HMAC under the token) does
+        # not match: the tool lists everything and releases 0.0.2, not
+        # the 0.1.0 the forgery asks for.
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        mr2 = p.mr("Fix 2", ["ImpactPatch"])
+        path = os.path.join(self.state, "projects", str(p.id),
+                            "merge-requests.cache")
+        with open(path, "rb") as f:
+            f.readline()
+            body = json.loads(f.read())
+        entry = dict(body["mrs"][0])
+        entry.update({
+            "iid": mr2["iid"], "title": mr2["title"],
+            "web_url": mr2["web_url"], "labels": ["ImpactMajor"],
+            "source_branch": mr2["source_branch"],
+            "target_branch": mr2["target_branch"],
+            "merged_at": mr2["merged_at"], "updated_at": mr2["updated_at"],
+            "head_sha": mr2["sha"],
+            "commit": mr2.get("merge_commit_sha") or
+            mr2.get("squash_commit_sha") or mr2["sha"]})
+        body["mrs"].append(entry)
+        body["cursor_ms"] = body["cursor_ms"] + 10 * 365 * 86400 * 1000
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        with open(path, "wb") as f:
+            f.write(b"semver-tagger-mr-cache 2 %d %016x\n"
+                    % (len(raw), cache_checksum(raw)) + raw)
+        r = self.run_once(p)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.0.1", "0.0.2"])
+        self.assertIn("seal does not match", r.err)
 
     def test_2_world_writable_state_directory_is_refused(self):
         p = Project(self.standin)
