@@ -135,6 +135,9 @@ static int skip_special(struct pom_scan *s)
 	if (s->len - s->pos >= 2 && s->buf[s->pos + 1] == '!') {
 		int rc = skip_decl(s);
 
+		/* "<!x...>" inside <version> is markup too (found by the pom
+		 * fuzz target: it became part of the version text) */
+		s->capture_markup = s->capture_markup || s->capture != 0;
 		return rc < 0 ? rc : 1;
 	}
 	return 0;

@@ -76,6 +76,22 @@ START_TEST(test_error_lines_after_modules)
 }
 END_TEST
 
+/* Found by the pom fuzz target: a "<!...>" declaration inside <version>
+ * became part of the version text. */
+START_TEST(test_declaration_inside_version_is_markup)
+{
+	const char *a = "<project><version><!+CDATA[1]]></version></project>";
+	struct versionfile_pom p;
+	struct st_error err;
+
+	st_error_clear(&err);
+	ck_assert_int_eq(versionfile_pom_scan("pom.xml", a, strlen(a), &p, &err),
+			 ST_EINVAL);
+	ck_assert_str_eq(err.msg, "pom.xml:1: project <version> contains "
+			 "markup; cannot rewrite it");
+}
+END_TEST
+
 START_TEST(test_200k_modules_in_linear_time)
 {
 	struct rlimit cpu = { 20, 20 };
@@ -133,6 +149,7 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_module_lines);
 	tcase_add_test(tc, test_error_lines_after_modules);
+	tcase_add_test(tc, test_declaration_inside_version_is_markup);
 	tcase_add_test(tc, test_200k_modules_in_linear_time);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
