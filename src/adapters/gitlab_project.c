@@ -114,8 +114,10 @@ static int project_cache_load(struct gitlab *g, const char *path,
 	int rc;
 
 	st_error_clear(&e);
-	if (gitlab_seal_check(g, path, &e) != 0)
+	if (gitlab_seal_check(g, path, &e) != 0) {
+		free(buf);
 		return -1; /* not ours: ask the server */
+	}
 	if (!buf || read_small(path, buf, PROJECT_CACHE_MAX, &n) != 0 ||
 	    n < ml || memcmp(buf, PROJECT_MAGIC, ml) != 0) {
 		free(buf);
