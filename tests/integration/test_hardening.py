@@ -1,6 +1,8 @@
 """Hardening II (issue 14): each test is an attack that worked on the
 main of the issue, run with the real binary against the stand-in.
 docs/reliability.md has a row per test."""
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -47,6 +49,17 @@ def cache_checksum(raw):
     h = (h * k2) & m
     h ^= h >> 29
     return h
+
+
+def reseal(path):
+    """Seal path as semver-tagger would with TOKEN (gitlab_seal.c): what
+    a holder of the token could write."""
+    key = hmac.new(TOKEN.encode(), b"semver-tagger state seal 1",
+                   hashlib.sha256).digest()
+    with open(path, "rb") as f:
+        mac = hmac.new(key, f.read(), hashlib.sha256).hexdigest()
+    with open(path + ".seal", "w") as f:
+        f.write("semver-tagger-seal 1 %s\n" % mac)
 
 
 class Rogue:
@@ -155,11 +168,21 @@ class Hardening(OnceTest):
         with open(self.cache_file(p), "w") as f:
             f.write(magic + json.dumps(cached))
         p.mr("Feature", ["ImpactMinor"])
+        r = self.run_once(p)  # not sealed: not read
+        self.assertEqual(self.rogue.seen, [])
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
+        # sealed with the token (an older version's cache, or its
+        # holder's): the cached URL is still checked before use
+        with open(self.cache_file(p), "w") as f:
+            f.write(magic + json.dumps(cached))
+        reseal(self.cache_file(p))
+        p.mr("Fix 2", ["ImpactPatch"])
         r = self.run_once(p)
         self.assertEqual(self.rogue.seen, [])
         self.assertEqual(r.code, 0, r.err)
         self.assertIn("asking GitLab again", r.err)
-        self.assertEqual(p.tags(), ["0.0.1", "0.1.0"])
+        self.assertEqual(p.tags(), ["0.0.1", "0.1.0", "0.1.1"])
 
     def test_2_planted_mirror_insteadof_does_not_move_the_fetch(self):
         p = Project(self.standin)
