@@ -154,7 +154,7 @@ class Canary(unittest.TestCase):
 
         # 7. /proc/<pid>/environ and cmdline of a running process, and core
         #    files of runs aborted mid-way (SIGABRT, RLIMIT_CORE raised).
-        #    Synchronised on the program's own "token read from" debug
+        #    Synchronised on the program's own "token read" debug
         #    line, which it prints after it has read and scrubbed the
         #    token (not on a delay, which raced the scrub under load);
         #    the project request is held meanwhile, so the process is
@@ -179,13 +179,13 @@ class Canary(unittest.TestCase):
             def read_err(f=proc.stderr, lines=err_lines, ev=ready):
                 for line in iter(f.readline, b""):
                     lines.append(line)
-                    if b"token read from" in line:
+                    if b"token read (environment scrubbed)" in line:
                         ev.set()
                 ev.set()  # EOF: the program ended before the line
 
             reader = threading.Thread(target=read_err, daemon=True)
             reader.start()
-            self.assertTrue(ready.wait(120), "no 'token read from' line")
+            self.assertTrue(ready.wait(120), "no 'token read' line")
             self.assertIsNone(proc.poll(), b"".join(err_lines))
             for name in ("environ", "cmdline"):
                 with open("/proc/%d/%s" % (proc.pid, name), "rb") as f:
