@@ -86,6 +86,10 @@ int gitlab_create_release(void *impl, const struct forge_release *rel,
 			  enum forge_outcome *out, struct st_error *err);
 int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 			     enum forge_outcome *out, struct st_error *err);
+int gitlab_release_exists(void *impl, const char *tag, bool *exists,
+			  struct st_error *err);
+int gitlab_mr_release_text(void *impl, int64_t iid, char **text,
+			   struct st_error *err);
 
 /* The MR cache body (JSON, gitlab_cache_read.c) into c (initialised by
  * the caller; partly filled on error). what names the file in errors. */
