@@ -282,6 +282,12 @@ int gitrepo_file_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
 /* Is path usable as a repository file path (see gitrepo_file_at)? */
 bool gitrepo_path_valid(const char *path);
 
+/* *out = tag is an annotated tag object whose tagger is who (name and
+ * email): a release this tool made (a lightweight tag: false). */
+int gitrepo_tag_made_by(struct gitrepo *repo, const struct gitrepo_oid *tag,
+			const struct gitrepo_identity *who, bool *out,
+			struct st_error *err);
+
 /* The commit's committer time (Unix seconds). */
 int gitrepo_commit_time(struct gitrepo *repo, const struct gitrepo_oid *commit,
 			int64_t *out, struct st_error *err);

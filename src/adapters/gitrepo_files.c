@@ -117,3 +117,29 @@ int gitrepo__changes_add(struct gitrepo__tree_reader *r,
 	}
 	return 0;
 }
+
+int gitrepo_tag_made_by(struct gitrepo *repo, const struct gitrepo_oid *tag,
+			const struct gitrepo_identity *who, bool *out,
+			struct st_error *err)
+{
+	const git_signature *s;
+	git_tag *t = NULL;
+	git_oid g;
+	int rc;
+
+	*out = false;
+	gitrepo__to_git(tag, &g);
+	rc = git_tag_lookup(&t, repo->repo, &g);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) {
+		git_error_clear();
+		return 0; /* a lightweight tag: no tagger, not ours */
+	}
+	if (rc < 0)
+		return gitrepo__git_error(err, rc, "read tag object");
+	s = git_tag_tagger(t);
+	*out = s && who && who->name && who->email && s->name && s->email &&
+	       strcmp(s->name, who->name) == 0 &&
+	       strcmp(s->email, who->email) == 0;
+	git_tag_free(t);
+	return 0;
+}
