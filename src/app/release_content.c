@@ -341,13 +341,18 @@ int engine_release_commit(struct engine *e, struct release_branch_report *br,
 			prev = &e->known[i];
 	if (engine_changelog_on(e) || e->o->cfg->releases)
 		rc = content_get(e, &br->plan.next, head, prev, false, &c, err);
-	if (rc)
+	if (rc == 0 && c)
+		report_notes(br, c->notes);
+	/* SPEC §6: a head whose files already hold the version is tagged
+	 * itself; its changelog section then comes with the prep commit. */
+	if (rc == 0)
+		rc = gitrepo_version_commit(e->repo, head, &e->spec, version,
+					    &e->who, NULL, out, made, err);
+	if (rc || !*made || !engine_changelog_on(e))
 		return rc;
-	report_notes(br, c ? c->notes : "");
 	strbuf_init(&text, 2 * CHANGELOG_MAX_BYTES);
-	if (engine_changelog_on(e))
-		rc = changelog_file(e, head, head, &br->plan.next, c->notes,
-				    &text, &file, err);
+	rc = changelog_file(e, head, head, &br->plan.next, c->notes, &text,
+			    &file, err);
 	if (rc == 0)
 		rc = gitrepo_release_commit(e->repo, head, &e->spec, version,
 					    &e->who, NULL, &file,
