@@ -70,8 +70,28 @@ bool engine_changelog_on(const struct engine *e)
 
 /* ---- which release came before ------------------------------------------ */
 
-/* The highest known release below v whose commit is an ancestor of head:
- * the release V's notes start from. NULL: none (the virtual base). */
+/* Is release k on the line of head: its commit, or for a detached release
+ * commit (version-file, maven) the commit it was made on, an ancestor? */
+static bool on_line(struct engine *e, const struct known_release *k,
+		    const struct gitrepo_oid *head)
+{
+	struct gitrepo_oid parent;
+	struct st_error err;
+	bool anc = false;
+
+	st_error_clear(&err);
+	if (gitrepo_is_ancestor(e->repo, &k->commit, head, &anc, &err) == 0 &&
+	    anc)
+		return true;
+	return e->spec.kind != VERSIONFILE_SIMPLE &&
+	       gitrepo_commit_parent(e->repo, &k->commit, &parent, &err) == 0 &&
+	       gitrepo_is_ancestor(e->repo, &parent, head, &anc, &err) == 0 &&
+	       anc;
+}
+
+/* The highest known release below v on the line of head: the release
+ * V's notes start from (hiding its commit hides what it contained).
+ * NULL: none (the virtual base). */
 static const struct known_release *previous(struct engine *e,
 					    const struct semver_ver *v,
 					    const struct gitrepo_oid *head)
@@ -80,15 +100,11 @@ static const struct known_release *previous(struct engine *e,
 
 	for (size_t i = 0; i < e->n_known; i++) {
 		const struct known_release *k = &e->known[i];
-		struct st_error err;
-		bool anc = false;
 
 		if (semver_ver_compare(&k->v, v) >= 0 ||
 		    (best && semver_ver_compare(&k->v, &best->v) <= 0))
 			continue;
-		st_error_clear(&err);
-		if (gitrepo_is_ancestor(e->repo, &k->commit, head, &anc,
-					&err) == 0 && anc)
+		if (on_line(e, k, head))
 			best = k;
 	}
 	return best;
