@@ -355,9 +355,9 @@ int engine_release_commit(struct engine *e, struct release_branch_report *br,
 	for (size_t i = 0; pb->has_latest && i < e->n_known; i++)
 		if (semver_ver_compare(&e->known[i].v, &pb->latest) == 0)
 			prev = &e->known[i];
-	if (engine_changelog_on(e) || e->o->cfg->releases)
-		rc = content_get(e, &br->plan.next, head, prev, false, &c, err);
-	if (rc == 0 && c)
+	/* always: the notes also go to the report (--dotenv, --json) */
+	rc = content_get(e, &br->plan.next, head, prev, false, &c, err);
+	if (rc == 0)
 		report_notes(br, c->notes);
 	/* SPEC §6: a head whose files already hold the version is tagged
 	 * itself; its changelog section then comes with the prep commit. */
