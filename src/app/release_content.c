@@ -377,39 +377,70 @@ int engine_release_commit(struct engine *e, struct release_branch_report *br,
 	return rc;
 }
 
+/* Release k's tag is one this tool made (or k was tagged this run). */
+static bool made_by_tool(struct engine *e, const struct known_release *k)
+{
+	char tag[POLICY_NAME_MAX];
+	const struct gitrepo_tag *t;
+	struct st_error err;
+	bool ours = false;
+
+	if (k->fresh)
+		return true;
+	tag_name(e, &k->v, tag, sizeof(tag));
+	t = gitrepo_tags_find(&e->tags, tag);
+	st_error_clear(&err);
+	return !t || (gitrepo_tag_made_by(e->repo, &t->object, &e->who, &ours,
+					  &err) == 0 && ours);
+}
+
+bool engine_changelog_missing(struct engine *e, const struct gitrepo_oid *head,
+			      const struct known_release *k)
+{
+	struct strbuf cur;
+	struct st_error err;
+	bool missing;
+	int rc;
+
+	if (!engine_changelog_on(e) || !made_by_tool(e, k))
+		return false;
+	strbuf_init(&cur, CHANGELOG_MAX_BYTES);
+	st_error_clear(&err);
+	rc = gitrepo_file_at(e->repo, head, e->o->cfg->changelog_file, &cur,
+			     &err);
+	/* unreadable (too big): the commit would fail the same way; let
+	 * the version alone decide */
+	missing = (rc == 0 || rc == ST_ENOTFOUND) &&
+		  !changelog_has(strbuf_str(&cur), rc ? 0 : cur.len, &k->v);
+	strbuf_release(&cur);
+	return missing;
+}
+
 int engine_prep_commit(struct engine *e, const struct gitrepo_oid *head,
 		       const struct known_release *k, const char *version,
 		       const char *msg, struct gitrepo_oid *out, bool *made,
 		       struct st_error *err)
 {
+	static const struct versionfile_spec none = { VERSIONFILE_SIMPLE, NULL };
 	struct gitrepo_file file = { 0 };
 	const struct content *c = NULL;
-	struct strbuf text, cur;
+	struct strbuf text;
 	int rc = 0;
 
 	strbuf_init(&text, 2 * CHANGELOG_MAX_BYTES);
-	strbuf_init(&cur, CHANGELOG_MAX_BYTES);
 	/* read first: a branch that has the section costs no notes */
-	if (engine_changelog_on(e)) {
-		rc = gitrepo_file_at(e->repo, head, e->o->cfg->changelog_file,
-				     &cur, err);
-		if (rc == ST_ENOTFOUND) {
-			st_error_clear(err);
-			rc = 0;
-		}
-		if (rc == 0 && !changelog_has(strbuf_str(&cur), cur.len, &k->v))
-			rc = content_get(e, &k->v, &k->commit, NULL, true, &c,
-					 err);
-		if (rc == 0 && c)
-			rc = changelog_file(e, head, &k->commit, &k->v,
-					    c->notes, &text, &file, err);
-	}
+	if (engine_changelog_missing(e, head, k))
+		rc = content_get(e, &k->v, &k->commit, NULL, true, &c, err);
+	if (rc == 0 && c)
+		rc = changelog_file(e, head, &k->commit, &k->v, c->notes, &text,
+				    &file, err);
 	if (rc == 0)
-		rc = gitrepo_release_commit(e->repo, head, &e->spec, version,
-					    &e->who, msg, &file,
-					    file.path ? 1 : 0, out, made, err);
+		rc = gitrepo_release_commit(e->repo, head,
+					    version ? &e->spec : &none,
+					    version ? version : "", &e->who,
+					    msg, &file, file.path ? 1 : 0, out,
+					    made, err);
 	strbuf_release(&text);
-	strbuf_release(&cur);
 	return rc;
 }
 

@@ -430,19 +430,27 @@ static int prep_goal(struct engine *e, struct engine_head *h,
 		     const struct known_release *k,
 		     struct release_goal_report *g, struct st_error *err)
 {
-	char msg[POLICY_VERSION_MAX + 64];
-	bool made = false;
+	char msg[POLICY_VERSION_MAX + 64], v[SEMVER_VER_STR_MAX];
+	bool made = false, version;
 	int rc;
 
-	if (gitrepo_oid_is_zero(&h->head) ||
-	    !prep_needed(e, h, k, g->goal.version)) {
+	version = !gitrepo_oid_is_zero(&h->head) &&
+		  prep_needed(e, h, k, g->goal.version);
+	/* the branch's version moved on already: it still gets the
+	 * release's changelog section (release_content.c) */
+	if (!version && (gitrepo_oid_is_zero(&h->head) ||
+			 !engine_changelog_missing(e, &h->head, k))) {
 		g->state = GOAL_STATE_ACHIEVED;
 		return ST_OK;
 	}
-	snprintf(msg, sizeof(msg), "Prepare next development version %s",
-		 g->goal.version);
-	rc = engine_prep_commit(e, &h->head, k, g->goal.version, msg, &h->head,
-				&made, err);
+	semver_ver_format(&k->v, v, sizeof(v));
+	if (version)
+		snprintf(msg, sizeof(msg), "Prepare next development version %s",
+			 g->goal.version);
+	else
+		snprintf(msg, sizeof(msg), "Add %s to the changelog", v);
+	rc = engine_prep_commit(e, &h->head, k, version ? g->goal.version : NULL,
+				msg, &h->head, &made, err);
 	if (rc == 0 && !made)
 		g->state = GOAL_STATE_ACHIEVED;
 	else if (rc == 0)

@@ -93,8 +93,13 @@ int engine_release_commit(struct engine *e, struct release_branch_report *br,
 			  const struct gitrepo_oid *head, const char *version,
 			  struct gitrepo_oid *out, bool *made,
 			  struct st_error *err);
-/* A prep commit on head writing version; it also adds release k's
- * changelog section when head's changelog lacks it. */
+/* Does head's changelog lack the section of release k, a release this
+ * tool made (a person's old tags are not written up on adoption)? */
+bool engine_changelog_missing(struct engine *e, const struct gitrepo_oid *head,
+			      const struct known_release *k);
+/* A prep commit on head writing version (NULL: version files left as
+ * they are); it also adds release k's changelog section when head's
+ * changelog lacks it. */
 int engine_prep_commit(struct engine *e, const struct gitrepo_oid *head,
 		       const struct known_release *k, const char *version,
 		       const char *msg, struct gitrepo_oid *out, bool *made,
