@@ -297,6 +297,32 @@ class ReleasedIn(OnceTest):
                          ["0.1.1"])
 
 
+class RateLimits(OnceTest):
+    def test_429_on_notes_is_waited_out_and_each_mr_noted_once(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        for i in range(4):
+            p.mr("Fix %d" % i, ["ImpactPatch"])
+        # GitLab's notes limiter: two refusals with Retry-After
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": "POST /api/v4/projects/:id/merge_requests/:iid/notes",
+            "status": 429, "retry_after": 1, "count": 2})
+        r = self.run_once(p)
+        self.assertEqual(r.code, 0, r.err)
+        bodies = {}
+        for n in p.notes():
+            if "semver-tagger:released:1.0.1" in n["body"]:
+                bodies.setdefault(n["noteable_iid"], []).append(n)
+        self.assertEqual(sorted(bodies), [1, 2, 3, 4])
+        self.assertTrue(all(len(v) == 1 for v in bodies.values()))
+        route = "POST /api/v4/projects/:id/merge_requests/:iid/notes"
+        reqs = [q for q in self.standin.ctl("GET", "/__control__/requests")
+                if q["route"] == route]
+        self.assertEqual(len(reqs), 4 + 2)
+        self.assertEqual(sum(1 for q in reqs if q.get("status") == 429), 2)
+        self.assertEqual([x["tag_name"] for x in p.releases()], ["1.0.1"])
+
+
 class Dotenv(OnceTest):
     def test_ci_shaped_run(self):
         p = Project(self.standin)
