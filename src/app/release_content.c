@@ -237,6 +237,10 @@ static int render(struct engine *e, struct content *c,
 	strbuf_init(&cut, RELEASE_BODY_MAX);
 	compare_url(e, &c->v, prev, url, sizeof(url));
 	rc = notes_render(&nc, m, c->n_mrs, &full);
+	/* past even this cap: what was rendered, shortened below (a release
+	 * is never skipped for its notes) */
+	if (rc == ST_ETOOBIG && full.len > RELEASE_BODY_MAX)
+		rc = 0;
 	if (rc == 0)
 		rc = notes_shorten(strbuf_str(&full), RELEASE_BODY_MAX,
 				   url[0] ? url : NULL, &cut);
