@@ -72,6 +72,8 @@ static int parse(const char *t, size_t len, struct parsed *p)
 				p->first = pos;
 			if (push(p, pos, &v) != 0) {
 				free(p->v);
+				p->v = NULL;
+				p->n = 0;
 				return ST_ENOMEM;
 			}
 		}
@@ -167,44 +169,73 @@ int changelog_insert(const char *text, size_t len, const struct semver_ver *v,
 	return rc;
 }
 
+static int ver_cmp(const void *a, const void *b)
+{
+	return semver_ver_compare(a, b);
+}
+
+/* The versions of p, sorted: "has it?" in O(log n) (a file with many
+ * thousands of sections must not cost n^2 comparisons). */
+static struct semver_ver *sorted_versions(const struct parsed *p)
+{
+	struct semver_ver *v = malloc((p->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->n; i++)
+		v[i] = p->v[i].v;
+	qsort(v, p->n, sizeof(*v), ver_cmp);
+	return v;
+}
+
 int changelog_merge(const char *ours, size_t olen, const char *theirs,
 		    size_t tlen, struct strbuf *out)
 {
 	struct strbuf cur, next;
-	struct parsed t;
+	struct semver_ver *have = NULL;
+	struct parsed t, o = { 0 };
 	int rc = parse(theirs, tlen, &t);
+	size_t n_have = 0;
 
 	if (rc)
 		return rc;
 	strbuf_init(&cur, out->max);
 	strbuf_init(&next, out->max);
 	rc = strbuf_add(&cur, ours, olen);
-	for (size_t i = 0; rc == 0 && i < t.n; i++) {
-		struct parsed o;
-
+	if (rc == 0)
 		rc = parse(strbuf_str(&cur), cur.len, &o);
-		if (rc)
-			break;
-		if (!parsed_has(&o, &t.v[i].v)) {
-			strbuf_reset(&next);
-			rc = splice(strbuf_str(&cur), cur.len,
-				    insert_at(&o, &t.v[i].v, cur.len),
-				    theirs + t.v[i].start,
-				    t.v[i].end - t.v[i].start, &next);
-			if (rc == 0) {
-				struct strbuf swap = cur;
+	if (rc == 0 && !(have = sorted_versions(&o)))
+		rc = ST_ENOMEM;
+	n_have = o.n;
+	for (size_t i = 0; rc == 0 && i < t.n; i++) {
+		if (bsearch(&t.v[i].v, have, n_have, sizeof(*have), ver_cmp))
+			continue;
+		strbuf_reset(&next);
+		rc = splice(strbuf_str(&cur), cur.len,
+			    insert_at(&o, &t.v[i].v, cur.len),
+			    theirs + t.v[i].start, t.v[i].end - t.v[i].start,
+			    &next);
+		if (rc == 0) {
+			struct strbuf swap = cur;
 
-				cur = next;
-				next = swap;
-			}
+			cur = next;
+			next = swap;
+			free(o.v);
+			free(have);
+			have = NULL;
+			rc = parse(strbuf_str(&cur), cur.len, &o);
 		}
-		free(o.v);
+		if (rc == 0 && !(have = sorted_versions(&o)))
+			rc = ST_ENOMEM;
+		n_have = o.n;
 	}
 	strbuf_reset(out);
 	if (rc == 0)
 		rc = strbuf_add(out, strbuf_str(&cur), cur.len);
 	strbuf_release(&cur);
 	strbuf_release(&next);
+	free(have);
+	free(o.v);
 	free(t.v);
 	return rc;
 }
