@@ -77,6 +77,7 @@ static const struct forge_ops gitlab_ops = {
 	.preload_mrs = gitlab_preload_mrs,
 	.release_exists = gitlab_release_exists,
 	.mr_release_text = gitlab_mr_release_text,
+	.push_rule = gitlab_push_rule,
 };
 
 static int check_options(const struct gitlab_options *o, const char *url,

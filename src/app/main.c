@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "once.h"
+#include "worker.h"
 #include "semver-tagger/config.h"
 #include "semver-tagger/http.h"
 #include "semver-tagger/log.h"
@@ -35,6 +36,7 @@ enum {
 	OPT_STABLE,
 	OPT_CHECK_CONFIG,
 	OPT_DOTENV,
+	OPT_INTERNAL_WORKER,
 };
 
 static void usage(FILE *out)
@@ -74,6 +76,7 @@ struct args {
 	struct once_args once;
 	bool mode_once;
 	bool check_config;
+	bool worker;       /* hidden: the daemon's engine worker */
 	int verbosity;
 };
 
@@ -108,6 +111,7 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_STABLE: a->once.stable_release = true; break;
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
 	case OPT_DOTENV: a->once.dotenv = optarg; break;
+	case OPT_INTERNAL_WORKER: a->worker = true; break;
 	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
 	default: return usage_error("unknown option", argv[optind - 1]);
 	}
@@ -131,6 +135,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "stable-release", no_argument, NULL, OPT_STABLE },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "dotenv", required_argument, NULL, OPT_DOTENV },
+		/* not documented: only the daemon starts workers (worker.h) */
+		{ "internal-worker", no_argument, NULL, OPT_INTERNAL_WORKER },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -184,6 +190,8 @@ int main(int argc, char **argv)
 		  NULL);
 	if (a.check_config)
 		return check_config(a.once.config_path);
+	if (a.worker)
+		return worker_main(WORKER_FD);
 	if (!a.mode_once) /* the daemon sets up libcurl itself */
 		return daemon_main(&(struct daemon_args){ a.once.config_path,
 							  a.once.state_dir,
