@@ -279,6 +279,45 @@ class CrashResume(OnceTest):
                                  ["1.0.1", "1.1.0"])
 
 
+class CrashResumeOldLine(CrashResume):
+    """The same for a fix cherry-picked into an old major line, whose
+    release is merged into release/1 and release/1.1."""
+
+    POINTS = ["after-tag-push", "after-release-object", "after-branch-push"]
+
+    def scenario(self, path, failpoint):
+        p = Project(self.standin, path=path,
+                    files={"VERSION": "1.0.0-SNAPSHOT\n"})
+        p.tag("1.0.0", "main")
+        p.mr("Feature", ["ImpactMinor"])
+        self.assertEqual(self.run_once(p, **VF).code, 0)
+        p.mr("Break", ["ImpactMajor"])
+        self.assertEqual(self.run_once(p, **VF).code, 0)
+        p.mr("Backport", ["ImpactPatch"], target="release/1")
+        if failpoint:
+            r = self.run_once(p, SEMVER_TAGGER_FAILPOINT=failpoint, **VF)
+            self.assertEqual(r.code, -9, r.err)
+        r = self.run_once(p, **VF)
+        self.assertEqual(r.code, 0, r.err)
+        return p
+
+    def test_killed_at_each_point(self):
+        golden = self.scenario("o/golden", None)
+        want = self.logs(golden)
+        self.assertEqual(versions(want["release/1"]), ["1.1.1", "1.1.0"])
+        self.assertEqual(versions(want["release/1.1"]), ["1.1.1", "1.1.0"])
+        self.assertEqual(versions(want["main"]), ["2.0.0", "1.1.0"])
+        for fp in self.POINTS:
+            with self.subTest(failpoint=fp):
+                p = self.scenario("o/" + fp, fp)
+                self.assertEqual(self.logs(p), want)
+                before = p.refs()
+                self.assertEqual(self.run_once(p, **VF).code, 0)
+                self.assertEqual(p.refs(), before)
+                notes = self.released_notes(p)
+                self.assertEqual(len(notes[3]), 1)
+
+
 class ReleasedIn(OnceTest):
     def test_off_and_not_for_tags_made_by_people(self):
         p = Project(self.standin)
