@@ -47,6 +47,12 @@ struct config_project {
 	bool notes;             /* note on MRs that block a release */
 	bool releases;          /* GitLab release objects */
 	bool stable_release;    /* STABLE_RELEASE for --once */
+	/* What a release says (docs/release-engine.md) */
+	int changelog;          /* -1 auto: on for version-file and maven */
+	char *changelog_file;   /* "CHANGELOG.md" */
+	char *release_sections; /* "Heading:~label, ..." (notes.h) */
+	char *release_exclude_labels; /* "label, ..." */
+	bool released_notes;    /* "Released in X.Y.Z" note on each MR */
 	unsigned set;           /* internal: which keys were given */
 };
 

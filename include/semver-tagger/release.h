@@ -96,6 +96,7 @@ struct release_branch_report {
 	int status;                          /* 0 or ST_E* */
 	char error[ST_ERROR_MSG_MAX];
 	bool note_posted;                    /* a missing-label note went out */
+	char *notes;                         /* the release's notes (or NULL) */
 };
 
 struct release_report {
@@ -113,6 +114,8 @@ struct release_report {
 	size_t n_debug;
 	unsigned replans;
 	unsigned api_requests;
+	unsigned release_objects;            /* created by this run */
+	unsigned released_notes;             /* "Released in" notes posted */
 	int status;                          /* worst of all: 0 or ST_E* */
 	char error[ST_ERROR_MSG_MAX];
 };

@@ -118,6 +118,10 @@ static int setup_settings(struct engine *e, struct st_error *err)
 	e->settings.snapshot_suffix = c->snapshot_suffix;
 	e->settings.prep_commits = c->build != BUILD_SIMPLE;
 	e->settings.base = c->base;
+	if (c->changelog > 0 && c->build == BUILD_SIMPLE)
+		return st_error_set(err, ST_ECONFIG, "changelog = true needs "
+				    "build_system version-file or maven (a "
+				    "simple release has no commit to carry it)");
 	e->cred.username = e->o->token_user;
 	e->cred.token = e->o->token;
 	return ST_OK;
@@ -753,6 +757,7 @@ static void engine_release(struct engine *e)
 	free(e->known_sorted);
 	free(e->heads);
 	free(e->mr_commits);
+	engine_content_free(e);
 	if (!e->o->warm || e->o->warm->repo != e->repo)
 		gitrepo_free(e->repo);
 	forge_mr_list_release(&e->mrs);

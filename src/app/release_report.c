@@ -21,6 +21,7 @@ static void branch_release(struct release_branch_report *b)
 	}
 	free(b->mrs);
 	free(b->goals);
+	free(b->notes);
 	memset(b, 0, sizeof(*b));
 }
 
