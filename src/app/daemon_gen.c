@@ -8,6 +8,8 @@
  */
 #include "daemon_internal.h"
 
+#include "statusboard.h"
+
 #include "semver-tagger/labels.h"
 #include "semver-tagger/log.h"
 #include "semver-tagger/strbuf.h"
@@ -25,12 +27,11 @@ static void gen_free(struct gen *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n; i++) {
-		status_destroy(&g->p[i]);
+	for (size_t i = 0; i < g->n; i++)
 		engine_settings_release(&g->p[i].s);
-	}
 	free(g->p);
 	secret_release(&g->webhook_secret);
+	secret_release(&g->status_token);
 	free(g->state_dir);
 	config_release(&g->cfg);
 	free(g);
@@ -194,7 +195,6 @@ static int gen_projects(struct gen *g, const char *path, struct st_error *err)
 		engine_settings_init(&rt->s);
 		g->n = i + 1;
 		rc = resolve_project(rt, g->state_dir, err);
-		status_init(rt);
 		if (rc)
 			st_error_prefix(err, "%s: [project \"%s\"]", path,
 					rt->section->name);
@@ -221,6 +221,7 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 	atomic_init(&g->refs, 1);
 	config_init(&g->cfg);
 	secret_init(&g->webhook_secret);
+	secret_init(&g->status_token);
 	g->loaded_unix = (int64_t)time(NULL);
 	strbuf_init(&text, CONFIG_FILE_MAX);
 	rc = read_text(path, &text, err);
@@ -239,6 +240,8 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 		rc = mkdir_p(g->state_dir, err);
 	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
 		rc = load_webhook_secret(&g->cfg, &g->webhook_secret, err);
+	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
+		rc = statusboard_read_token(&g->cfg, &g->status_token, err);
 	if (rc == 0)
 		rc = gen_projects(g, path, err);
 	if (rc) {
@@ -258,6 +261,8 @@ size_t gen_register_secrets(const struct gen *g)
 	log_clear_secrets();
 	if (g->webhook_secret.value && log_add_secret(g->webhook_secret.value))
 		lost++;
+	if (g->status_token.value && log_add_secret(g->status_token.value))
+		lost++;
 	for (size_t i = 0; i < g->n; i++)
 		if (log_add_secret(g->p[i].s.token.value) != 0)
 			lost++;
@@ -273,8 +278,6 @@ void gen_carry_said(struct gen *g, const struct gen *old)
 					     atomic_load(&old->p[k].said.blocked_fp));
 				atomic_store(&g->p[i].said.warned_fp,
 					     atomic_load(&old->p[k].said.warned_fp));
-				status_carry(&g->p[i],
-					     (struct project_rt *)&old->p[k]);
 				break;
 			}
 }

@@ -6,8 +6,8 @@
  *   daemon_gen.c     configuration generations, resolved settings, secrets
  *   daemon_jobs.c    a scheduler turn: reconcile / MR checks on a worker
  *   daemon_report.c  a typed report -> log lines (refusals said once)
- *   daemon_http.c    webhook routing, /healthz, /metrics
- *   daemon_status.c  per-project status for a status page (status.h)
+ *   daemon_http.c    webhook routing, /healthz, /metrics, project status,
+ *                    the status page (statusboard.h)
  */
 #ifndef SEMVER_TAGGER_DAEMON_INTERNAL_H
 #define SEMVER_TAGGER_DAEMON_INTERNAL_H
@@ -16,7 +16,6 @@
 #include "engine.h"
 #include "scheduler.h"
 #include "sdnotify.h"
-#include "status.h"
 #include "worker.h"
 
 #include "semver-tagger/config.h"
@@ -52,9 +51,6 @@ struct project_rt {
 	/* What the log said last; carried over from the previous
 	 * generation's project of the same section by a reload. */
 	struct said said;
-	/* For a status page (status.h), carried over likewise. */
-	pthread_mutex_t status_lock;
-	struct project_status status;
 };
 
 /* One loaded configuration, shared by reference (reload swaps it). */
@@ -63,6 +59,7 @@ struct gen {
 	struct config cfg;
 	char *state_dir;
 	struct secret webhook_secret;
+	struct secret status_token; /* NULL value: the read pages are open */
 	struct project_rt *p;
 	size_t n;
 	int64_t loaded_unix;
@@ -75,6 +72,7 @@ struct daemon {
 	struct gen *gen;
 	struct scheduler *sched;
 	struct worker_pool *pool;
+	struct statusboard *board; /* what the status page shows */
 	struct webhook_server *server;
 	struct sdnotify notify;
 	int listen_fds;        /* from systemd socket activation */
@@ -107,22 +105,12 @@ void mr_check_free(void *item);
 void report_log(struct project_rt *rt, const struct engine_result *r,
 		unsigned *releases);
 
-/* daemon_status.c: the per-project status (status.h) */
-void status_init(struct project_rt *rt);
-void status_destroy(struct project_rt *rt);
-void status_reconciled(struct project_rt *rt, const struct engine_result *r);
-void status_checked(struct project_rt *rt, int64_t iid,
-		    const struct engine_check *c);
-void status_carry(struct project_rt *rt, struct project_rt *old);
-/* Every current project's status, in configuration order; *out is
- * malloc'd (free it). For a status page. 0 or ST_ENOMEM. */
-int daemon_status_snapshot(struct daemon *d, struct project_status **out,
-			   size_t *n);
-
 /* daemon_http.c */
 int daemon_on_event(void *ctx, const struct webhook_event *ev,
 		    const struct webhook_delivery *dl);
 int daemon_on_health(void *ctx, struct strbuf *body);
 int daemon_on_metrics(void *ctx, struct strbuf *body);
+/* GET / (HTML) and GET /status.json. */
+int daemon_on_status(void *ctx, bool json, struct strbuf *body);
 
 #endif
