@@ -24,6 +24,8 @@ struct gitlab {
 	 * (same path, same file on disk): a long-lived caller passes it back
 	 * in `out` and the file is not read again (gitlab_sync.c). */
 	char *warm_path;
+	const struct forge_mr *warm_items; /* the list handed out: only */
+	size_t warm_len;                   /* that one is taken back */
 	int64_t warm_cursor_ms, warm_full_at;
 	struct gitlab_file_id { uint64_t dev, ino, size; int64_t mtime_ns; }
 		warm_id;

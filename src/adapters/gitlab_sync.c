@@ -168,20 +168,24 @@ static bool file_id(const char *path, struct gitlab_file_id *id)
 	return true;
 }
 
-/* The caller's list is what this forge returned last for path, and the
- * file is still the one that list was read from or written to: take it
- * as the cache instead of reading the file. */
+/* The caller's list is the very one this forge returned last for path
+ * (same items array, same length: a long-lived caller handing it back),
+ * and the file is still the one that list was read from or written to:
+ * take it as the cache instead of reading the file. Any other list (a
+ * fresh one, another caller's) reads the file as before. */
 static bool take_warm(struct gitlab *g, const char *path,
 		      struct forge_mr_list *out, struct gitlab_cache *c)
 {
 	struct gitlab_file_id id;
 	bool same = g->warm_path && strcmp(g->warm_path, path) == 0 &&
+		    out->items == g->warm_items && out->len == g->warm_len &&
 		    file_id(path, &id) &&
 		    memcmp(&id, &g->warm_id, sizeof(id)) == 0;
 
 	gitlab_warm_drop(g);
 	if (!same)
 		return false;
+	gitlab_preload_drop(g); /* the same content, already in memory */
 	c->cursor_ms = g->warm_cursor_ms;
 	c->full_at = g->warm_full_at;
 	move_list(&c->mrs, out);
@@ -195,6 +199,8 @@ static void keep_warm(struct gitlab *g, const char *path,
 	if (!path || !file_id(path, &g->warm_id) ||
 	    !(g->warm_path = strdup(path)))
 		return;
+	g->warm_items = c->mrs.items;
+	g->warm_len = c->mrs.len;
 	g->warm_cursor_ms = c->cursor_ms;
 	g->warm_full_at = c->full_at;
 }
