@@ -41,6 +41,9 @@ struct config_project {
 	char *snapshot_suffix;  /* "-SNAPSHOT" */
 	char *default_branch;   /* NULL: the project's default branch */
 	char *git_name, *git_email; /* identity of the commits we make */
+	/* signing (signer.h): "openpgp" or "ssh", NULL = unsigned; the key
+	 * (OpenPGP id/fingerprint, or the SSH private key file); GnuPG home */
+	char *signing_format, *signing_key, *gnupg_home;
 	struct semver_ver base; /* the virtual latest with no release */
 	unsigned poll_interval; /* seconds */
 	unsigned connect_timeout, total_timeout; /* seconds */

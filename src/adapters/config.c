@@ -51,6 +51,9 @@ static const struct key keys[] = {
 	KEY("default_branch", K_STRING, default_branch),
 	KEY("git_name", K_STRING, git_name),
 	KEY("git_email", K_STRING, git_email),
+	KEY("signing_format", K_STRING, signing_format),
+	KEY("signing_key", K_STRING, signing_key),
+	KEY("gnupg_home", K_PATH, gnupg_home),
 	KEY("base_version", K_VERSION, base),
 	KEY("poll_interval", K_SECONDS, poll_interval),
 	KEY("connect_timeout", K_SECONDS, connect_timeout),
@@ -167,6 +170,10 @@ static int set_string(struct config_project *p, const struct key *k,
 				    k->name, value, CONFIG_PREFIX_MAX);
 	if (k->type == K_PATH && !*value)
 		return st_error_set(err, ST_ECONFIG, "%s is empty", k->name);
+	if (strcmp(k->name, "signing_format") == 0 &&
+	    strcmp(value, "openpgp") != 0 && strcmp(value, "ssh") != 0)
+		return st_error_set(err, ST_ECONFIG, "signing_format '%s' is "
+				    "not one of openpgp, ssh", value);
 	copy = strdup(value);
 	if (!copy)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
