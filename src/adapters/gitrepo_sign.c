@@ -26,7 +26,7 @@ static int sign(struct gitrepo *repo, const char *buf, size_t len,
 	int rc = signer_sign(repo->signer, buf, len, sig, err);
 
 	if (rc) {
-		st_error_prefix(err, "%s: ", what);
+		st_error_prefix(err, "%s", what);
 		return rc;
 	}
 	while (trim && sig->len && sig->buf[sig->len - 1] == '\n')

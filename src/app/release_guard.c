@@ -54,7 +54,7 @@ int engine_guard_open(struct engine *e, struct st_error *err)
 	}
 	rc = signer_new(&so, &e->signer, err);
 	if (rc) {
-		st_error_prefix(err, "signing key: ");
+		st_error_prefix(err, "signing key");
 		return rc;
 	}
 	gitrepo_set_signer(e->repo, e->signer);
@@ -210,7 +210,7 @@ static int check_rules(struct engine *e, struct st_error *err)
 	forge_push_rule_init(&r);
 	rc = forge_push_rule(e->forge, &r, err);
 	if (rc) {
-		st_error_prefix(err, "reading the push rules before pushing: ");
+		st_error_prefix(err, "reading the push rules before pushing");
 		return rc;
 	}
 	if (r.state == FORGE_PUSH_RULES_FORBIDDEN)

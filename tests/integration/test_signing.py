@@ -176,5 +176,173 @@ class SignedReleases(SigningTest):
                 self.scenario(build, "ssh")
 
 
+class PushRules(SigningTest):
+    """The stand-in's push rules, read before the first push."""
+
+    RECEIVE = "POST /:project.git/git-receive-pack"
+
+    def counters(self):
+        return self.standin.ctl("GET", "/__control__/counters")
+
+    def rule(self, p, **fields):
+        self.standin.ctl("PUT", p.c("/push_rule"), fields)
+
+    def refused(self, p, build, fmt, rule, **kw):
+        before = p.refs()
+        self.standin.ctl("DELETE", "/__control__/counters")
+        env = dict(self.key_env(fmt), SEMVER_TAGGER_BUILD_SYSTEM=build)
+        env.update(kw)
+        r = self.run_once(p, **env)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn("push rule '%s'" % rule, r.err)
+        self.assertIn("nothing pushed", r.err)
+        self.assertEqual(p.refs(), before)
+        c = self.counters()
+        self.assertEqual(c.get(self.RECEIVE, 0), 0)
+        self.assertEqual(c.get("GET /api/v4/projects/:id/push_rule"), 1)
+        return r
+
+    def test_unsigned_rule_no_key_refused_then_key_lands(self):
+        p = self.project("version-file")
+        self.rule(p, reject_unsigned_commits=True)
+        p.mr("Feature", ["ImpactMinor"])
+        r = self.refused(p, "version-file", None, "Reject unsigned commits")
+        self.assertIn("signing_key", r.err)
+        self.assertEqual(p.tags(), [])
+        self.once(p, "version-file", "ssh")
+        self.assertEqual(p.tags(), ["0.1.0"])
+        commits, tags, _ = self.verify_all(p, "ssh")
+        self.assertEqual((commits >= 3, tags), (True, 1))
+        # a run with nothing to do pushes nothing and reads no rule
+        self.standin.ctl("DELETE", "/__control__/counters")
+        before = p.refs()
+        self.once(p, "version-file", "ssh")
+        self.assertEqual(p.refs(), before)
+        self.assertNotIn("GET /api/v4/projects/:id/push_rule", self.counters())
+
+    def test_simple_build_no_key_refused_too(self):
+        p = self.project("simple")
+        self.rule(p, reject_unsigned_commits=True)
+        p.mr("Fix", ["ImpactPatch"])
+        self.refused(p, "simple", None, "Reject unsigned commits")
+
+    def test_commit_message_rules(self):
+        p = self.project("version-file")
+        p.mr("Feature", ["ImpactMinor"])
+        self.rule(p, commit_message_regex="^(Merge|Set version) ")
+        r = self.refused(p, "version-file", "ssh",
+                         "Require expression in commit messages")
+        self.assertIn("Prepare next development version", r.err)
+        self.rule(p, commit_message_regex="^(Merge|Set version|Prepare) ",
+                  commit_message_negative_regex="Prepare")
+        self.refused(p, "version-file", "ssh",
+                     "Reject expression in commit messages")
+        self.rule(p, commit_message_negative_regex="")
+        self.once(p, "version-file", "ssh")
+        self.assertEqual(p.tags(), ["0.1.0"])
+
+    def test_committer_check_needs_the_bot_identity(self):
+        p = self.project("version-file")
+        p.mr("Feature", ["ImpactMinor"])
+        self.rule(p, commit_committer_check=True)
+        self.refused(p, "version-file", None, "Reject unverified users",
+                     SEMVER_TAGGER_GIT_NAME="semver-tagger",
+                     SEMVER_TAGGER_GIT_EMAIL="semver-tagger@localhost")
+        self.once(p, "version-file", None)  # bot's email: accepted
+        self.assertEqual(p.tags(), ["0.1.0"])
+
+    def test_refused_anyway_names_the_rule(self):
+        # A Developer token cannot read push rules (403): the run goes on,
+        # and GitLab's refusal is reported with the rule's name.
+        self.standin.ctl("POST", "/__control__/tokens",
+                         {"token": TOKEN, "username": "semver-bot",
+                          "role": "developer"})
+        p = self.project("version-file")
+        self.rule(p, commit_message_negative_regex="Prepare")
+        p.mr("Feature", ["ImpactMinor"])
+        env = dict(self.key_env("ssh"),
+                   SEMVER_TAGGER_BUILD_SYSTEM="version-file")
+        r = self.run_once(p, **env)
+        self.assertNotEqual(r.code, 0)
+        self.assertIn("not readable", r.err)
+        self.assertIn("push rule 'Reject expression in commit messages' "
+                      "refused the push", r.err)
+        self.assertIn("Commit message contains the forbidden pattern "
+                      "'Prepare'", r.err)
+
+
+class BadKeys(SigningTest):
+    """A key that cannot sign fails the run naming it; nothing is pushed
+    (nothing is even made)."""
+
+    def bad(self, env, *needles):
+        p = self.project("version-file", path="g/bad%d" % id(env))
+        p.mr("Feature", ["ImpactMinor"])
+        before = p.refs()
+        env = dict(env, SEMVER_TAGGER_BUILD_SYSTEM="version-file",
+                   SEMVER_TAGGER_GIT_EMAIL=BOT_EMAIL)
+        r = self.run_once(p, **env)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        for n in needles:
+            self.assertIn(n, r.err)
+        self.assertEqual(p.refs(), before)
+        return r
+
+    def ssh(self, key):
+        return {"SEMVER_TAGGER_SIGNING_FORMAT": "ssh",
+                "SEMVER_TAGGER_SIGNING_KEY": key}
+
+    def pgp(self, key):
+        return {"SEMVER_TAGGER_SIGNING_FORMAT": "openpgp",
+                "SEMVER_TAGGER_SIGNING_KEY": key,
+                "SEMVER_TAGGER_GNUPG_HOME": self.keys.gnupg}
+
+    def test_missing_ssh_key(self):
+        missing = os.path.join(self.keys.dir, "no_such_key")
+        self.bad(self.ssh(missing), "SSH key " + missing,
+                 "No such file or directory")
+
+    def test_unreadable_ssh_key(self):
+        self.bad(self.ssh(self.keys.dir), "SSH key " + self.keys.dir,
+                 "not a regular file")
+        if os.geteuid() != 0:  # root reads anything
+            path = os.path.join(self.keys.dir, "unreadable")
+            shutil.copy(self.keys.ssh, path)
+            os.chmod(path, 0)
+            self.bad(self.ssh(path), "SSH key " + path, "Permission denied")
+
+    def test_not_a_key(self):
+        path = os.path.join(self.keys.dir, "allowed_signers")
+        self.bad(self.ssh(path), "not an OpenSSH private key")
+
+    def test_protected_ssh_key(self):
+        r = self.bad(self.ssh(self.keys.ssh_protected),
+                     "SSH key " + self.keys.ssh_protected, "passphrase")
+        self.assertNotIn("PRIVATE KEY", r.err)
+
+    def test_protected_openpgp_key(self):
+        self.bad(self.pgp(self.keys.protected_fpr),
+                 "OpenPGP key " + self.keys.protected_fpr, "passphrase")
+
+    def test_expired_openpgp_key(self):
+        self.bad(self.pgp(self.keys.expired_fpr),
+                 "OpenPGP key " + self.keys.expired_fpr,
+                 "expired on 2020-01-02")
+
+    def test_unknown_openpgp_key(self):
+        self.bad(self.pgp("0123456789ABCDEF0123456789ABCDEF01234567"),
+                 "no such secret key")
+
+    def test_missing_gnupg_home(self):
+        env = self.pgp(self.keys.fpr)
+        env["SEMVER_TAGGER_GNUPG_HOME"] = "/nonexistent/gnupg"
+        self.bad(env, "GnuPG home", "No such file or directory")
+
+    def test_bad_format_is_a_config_error(self):
+        r = self.bad({"SEMVER_TAGGER_SIGNING_FORMAT": "x509"},
+                     "signing_format 'x509'")
+        self.assertIn("openpgp, ssh", r.err)
+
+
 if __name__ == "__main__":
     unittest.main()
