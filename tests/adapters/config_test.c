@@ -108,7 +108,41 @@ static const struct {
 	  "test.conf:7: unknown key 'bogus'" },
 	{ "[global]\nstate_dir = /a\n[project \"x\"]\nstate_dir = /b\n",
 	  "test.conf:4: unknown key 'state_dir'" },
+	{ "[global]\nsigning_format = x509\n",
+	  "test.conf:2: signing_format 'x509' is not one of openpgp, ssh" },
+	{ "[project \"x\"]\ngnupg_home =\n", "test.conf:2: gnupg_home" },
 };
+
+/* Signing keys (issue 15): global defaults, per-project overrides. */
+START_TEST(test_signing_keys_inherit)
+{
+	const char *text =
+		"[global]\n"
+		"signing_format = openpgp\n"
+		"signing_key = 0123456789ABCDEF0123456789ABCDEF01234567\n"
+		"gnupg_home = /var/lib/semver-tagger/gnupg\n"
+		"[project \"a\"]\n"
+		"[project \"b\"]\n"
+		"signing_format = ssh\n"
+		"signing_key = /etc/semver-tagger/b.key\n";
+	struct config c;
+	struct st_error err;
+
+	ck_assert_msg(load(text, &c, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(c.n_projects, 2);
+	ck_assert_str_eq(c.projects[0].signing_format, "openpgp");
+	ck_assert_str_eq(c.projects[0].signing_key,
+			 "0123456789ABCDEF0123456789ABCDEF01234567");
+	ck_assert_str_eq(c.projects[0].gnupg_home,
+			 "/var/lib/semver-tagger/gnupg");
+	ck_assert_str_eq(c.projects[1].signing_format, "ssh");
+	ck_assert_str_eq(c.projects[1].signing_key, "/etc/semver-tagger/b.key");
+	config_release(&c);
+	ck_assert_msg(load("[project \"a\"]\n", &c, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_null(c.projects[0].signing_format); /* unsigned */
+	config_release(&c);
+}
+END_TEST
 
 START_TEST(test_bad_files)
 {
@@ -232,6 +266,7 @@ int main(void)
 	tcase_add_test(tc, test_long_line_and_nul);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_env);
+	tcase_add_test(tc, test_signing_keys_inherit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
