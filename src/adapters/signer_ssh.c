@@ -119,9 +119,8 @@ static int check_key(const char *k, size_t len, const char *desc,
 
 	if (n < off + 4 || memcmp(h, magic, sizeof(magic)) != 0)
 		return st_error_set(err, ST_ECONFIG, "%s: not an OpenSSH "
-				    "private key (expected a file starting "
-				    "with %s, as ssh-keygen writes)", desc,
-				    OPENSSH_BEGIN);
+				    "private key (expected the OpenSSH format "
+				    "ssh-keygen writes)", desc);
 	cl = (uint32_t)h[off] << 24 | (uint32_t)h[off + 1] << 16 |
 	     (uint32_t)h[off + 2] << 8 | h[off + 3];
 	if (cl == 4 && n >= off + 8 && memcmp(h + off + 4, "none", 4) == 0)
