@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import OnceTest, Project, TOKEN
+from harness import DaemonTest, OnceTest, Project, TOKEN, wait_for
 
 EX_CONFIG = 78
 BOT_NAME = "Semver Bot"
@@ -342,6 +342,51 @@ class BadKeys(SigningTest):
         r = self.bad({"SEMVER_TAGGER_SIGNING_FORMAT": "x509"},
                      "signing_format 'x509'")
         self.assertIn("openpgp, ssh", r.err)
+
+
+class Credentials(SigningTest):
+    def test_ssh_key_from_systemd_credentials(self):
+        # $CREDENTIALS_DIRECTORY/signing-key wins over signing_key, like
+        # the token's gitlab-token credential.
+        creds = os.path.join(self.tmp, "creds")
+        os.mkdir(creds, 0o700)
+        shutil.copy(self.keys.ssh, os.path.join(creds, "signing-key"))
+        p = self.project("version-file")
+        self.standin.ctl("PUT", p.c("/push_rule"),
+                         {"reject_unsigned_commits": True})
+        p.mr("Feature", ["ImpactMinor"])
+        env = dict(self.key_env("ssh"), CREDENTIALS_DIRECTORY=creds,
+                   SEMVER_TAGGER_SIGNING_KEY="/nonexistent/key",
+                   SEMVER_TAGGER_BUILD_SYSTEM="version-file")
+        r = self.run_once(p, **env)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.1.0"])
+        self.assertGreaterEqual(self.verify_all(p, "ssh")[0], 3)
+
+
+class SignedDaemon(SigningTest, DaemonTest):
+    def test_global_key_and_project_override(self):
+        k = self.keys
+        a = self.project("version-file", path="g/ssh")
+        b = self.project("version-file", path="g/pgp")
+        for p in (a, b):
+            self.standin.ctl("PUT", p.c("/push_rule"),
+                             {"reject_unsigned_commits": True})
+            p.mr("Feature", ["ImpactMinor"])
+        glob = ("git_name = %s\ngit_email = %s\nsigning_format = ssh\n"
+                "signing_key = %s\nbuild_system = version-file\n"
+                % (BOT_NAME, BOT_EMAIL, k.ssh))
+        d = self.daemon([a, (b.path, {"signing_format": "openpgp",
+                                      "signing_key": k.fpr,
+                                      "gnupg_home": k.gnupg})],
+                        global_extra=glob)
+        for p in (a, b):
+            wait_for(lambda p=p: d.cycles(p.path) >= 1, 120,
+                     "a cycle of " + p.path)
+        self.assertEqual(a.tags(), ["0.1.0"], d.logs())
+        self.assertEqual(b.tags(), ["0.1.0"], d.logs())
+        self.assertGreaterEqual(self.verify_all(a, "ssh")[0], 3)
+        self.assertGreaterEqual(self.verify_all(b, "openpgp")[0], 3)
 
 
 if __name__ == "__main__":
