@@ -81,34 +81,45 @@ static int rx_match(const char *pattern, const char *text)
 				       PCRE2_ZERO_TERMINATED,
 				       PCRE2_MULTILINE | PCRE2_UTF, &errc,
 				       &erro, NULL);
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
 	pcre2_match_data *md;
-	int r;
+	int r = -1;
 
-	if (!re)
+	if (!re || !mc) {
+		pcre2_match_context_free(mc);
+		pcre2_code_free(re);
 		return -1;
+	}
+	/* The pattern comes from the API: bound its backtracking. */
+	pcre2_set_match_limit(mc, 100000);
+	pcre2_set_depth_limit(mc, 1000);
 	md = pcre2_match_data_create_from_pattern(re, NULL);
-	r = md ? pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md,
-			     NULL) : -1;
+	if (md)
+		r = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md,
+				mc);
 	pcre2_match_data_free(md);
+	pcre2_match_context_free(mc);
 	pcre2_code_free(re);
 	return r >= 0 ? 1 : r == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
-/* The messages of the commits a release of this project can write, with
- * sample versions (the templates are fixed: gitrepo_*.c, release_goals.c). */
+/* The messages of the commits a release of this project writes, with
+ * sample versions (the templates are fixed: gitrepo_*.c, release_goals.c).
+ * None for simple builds: they tag existing commits and merge only when
+ * a release branch diverged; refusing every release of such a project
+ * for a merge it rarely makes would be worse (the push names the rule). */
 static size_t commit_messages(const struct engine *e, char msgs[3][160])
 {
 	const struct config_project *c = e->o->cfg;
-	size_t n = 0;
 
-	if (c->build != BUILD_SIMPLE) {
-		snprintf(msgs[n++], 160, "Set version to 1.2.0\n");
-		snprintf(msgs[n++], 160, "Prepare next development version "
-			 "1.3.0%s\n", c->snapshot_suffix);
-	}
-	snprintf(msgs[n++], 160, "Merge commit '%040d' into %s1\n", 0,
+	if (c->build == BUILD_SIMPLE)
+		return 0;
+	snprintf(msgs[0], 160, "Set version to 1.2.0\n");
+	snprintf(msgs[1], 160, "Prepare next development version 1.3.0%s\n",
+		 c->snapshot_suffix);
+	snprintf(msgs[2], 160, "Merge commit '%040d' into %s1\n", 0,
 		 c->release_prefix);
-	return n;
+	return 3;
 }
 
 struct violations {
@@ -138,33 +149,28 @@ static void check_messages(struct engine *e, const struct forge_push_rule *r,
 
 	for (size_t i = 0; i < n; i++) {
 		char subject[160];
-		int m;
 
 		snprintf(subject, sizeof(subject), "%.*s",
 			 (int)strcspn(msgs[i], "\n"), msgs[i]);
 		if (r->commit_message_regex &&
-		    (m = rx_match(r->commit_message_regex, msgs[i])) == 0)
+		    rx_match(r->commit_message_regex, msgs[i]) == 0)
 			violation(v, "push rule 'Require expression in commit "
 				  "messages' (%s) does not match the commit "
 				  "message '%s' semver-tagger writes: widen "
 				  "the expression to accept it",
 				  r->commit_message_regex, subject);
 		if (r->commit_message_negative_regex &&
-		    (m = rx_match(r->commit_message_negative_regex,
-				  msgs[i])) == 1)
+		    rx_match(r->commit_message_negative_regex, msgs[i]) == 1)
 			violation(v, "push rule 'Reject expression in commit "
 				  "messages' (%s) matches the commit message "
 				  "'%s' semver-tagger writes: narrow the "
 				  "expression", r->commit_message_negative_regex,
 				  subject);
-		if (r->reject_non_dco_commits)
-			violation(v, "push rule 'Reject commits that aren't DCO "
-				  "certified' refuses the commit message '%s' "
-				  "(no Signed-off-by): turn the rule off for "
-				  "this project", subject);
-		if (r->reject_non_dco_commits)
-			break;
 	}
+	if (n && r->reject_non_dco_commits)
+		violation(v, "push rule 'Reject commits that aren't DCO "
+			  "certified' refuses semver-tagger's commits (no "
+			  "Signed-off-by): turn the rule off for this project");
 }
 
 static void check_identity(struct engine *e, const struct forge_push_rule *r,
@@ -286,12 +292,14 @@ int engine_push(struct engine *e, const struct gitrepo_ref_update *up,
 {
 	int rc;
 
+	/* Once per run: a refusal stands for every later push too. */
 	if (!e->rules_checked) {
-		rc = check_rules(e, err);
-		if (rc)
-			return rc;
+		st_error_clear(&e->rules_err);
+		e->rules_rc = check_rules(e, &e->rules_err);
 		e->rules_checked = true;
 	}
+	if (e->rules_rc)
+		return st_error_set(err, e->rules_rc, "%s", e->rules_err.msg);
 	rc = gitrepo_push(e->repo, e->git_url, &e->cred, up, n, res,
 			  engine_deadline(e), err);
 	if (rc == ST_EREFUSED) {

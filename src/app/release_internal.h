@@ -50,7 +50,9 @@ struct engine {
 	struct versionfile_spec spec;
 	struct gitrepo_identity who;
 	struct signer *signer;     /* NULL: unsigned (release_guard.c) */
-	bool rules_checked;        /* push rules read and passed this run */
+	bool rules_checked;        /* push rules read this run: */
+	int rules_rc;              /* 0, or why every push is refused */
+	struct st_error rules_err;
 	struct policy_settings settings;
 	/* per attempt */
 	struct gitrepo_tags tags;
