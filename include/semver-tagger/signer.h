@@ -42,10 +42,14 @@ enum signer_format {
 
 struct signer_options {
 	enum signer_format format;
-	/* OpenPGP: key id or fingerprint (required). SSH: unused. */
+	/* OpenPGP: key id or fingerprint (required unless import_file). */
 	const char *key_id;
 	/* OpenPGP: the GnuPG home (NULL: $GNUPGHOME or ~/.gnupg). */
 	const char *gnupg_home;
+	/* OpenPGP: an armoured secret key (gpg --export-secret-keys -a), e.g.
+	 * the systemd credential, imported into a private temporary GnuPG
+	 * home removed by signer_free(); gnupg_home is then not used. */
+	const char *import_file;
 	/* SSH: the private key file (OpenSSH format), or NULL with key_data. */
 	const char *key_file;
 	/* SSH: the private key itself (from $CREDENTIALS_DIRECTORY); copied. */

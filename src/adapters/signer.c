@@ -7,12 +7,14 @@
 #include "signer_internal.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char probe[] = "semver-tagger signing probe\n";
 
@@ -125,32 +127,102 @@ static int pgp_key(struct signer *s, const char *id, struct st_error *err)
 	return rc;
 }
 
-static int pgp_open(struct signer *s, const struct signer_options *o,
+/* Remove the private GnuPG home (its agent exits once its socket is
+ * gone). */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int pgp_import(struct signer *s, const char *file, char *fpr,
+		      size_t n, struct st_error *err)
+{
+	gpgme_import_result_t res;
+	gpgme_data_t d = NULL;
+	gpgme_error_t ge;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = signer__read_file(file, &buf, &len, err, s->desc);
+	if (rc)
+		return rc;
+	ge = gpgme_data_new_from_mem(&d, buf, len, 0);
+	if (!ge)
+		ge = gpgme_op_import(s->ctx, d);
+	gpgme_data_release(d);
+	explicit_bzero(buf, len);
+	free(buf);
+	if (ge)
+		return pgp_fail(s, ge, "importing the key", err);
+	res = gpgme_op_import_result(s->ctx);
+	for (gpgme_import_status_t i = res ? res->imports : NULL; i;
+	     i = i->next)
+		if (!i->result && (i->status & GPGME_IMPORT_SECRET) && i->fpr) {
+			snprintf(fpr, n, "%s", i->fpr);
+			return ST_OK;
+		}
+	return st_error_set(err, ST_ECONFIG, "%s: no OpenPGP secret key in "
+			    "the file (expected gpg --export-secret-keys "
+			    "--armor)", s->desc);
+}
+
+static int pgp_home(struct signer *s, const struct signer_options *o,
 		    struct st_error *err)
 {
+	const char *tmp = getenv("TMPDIR");
 	struct stat st;
-	gpgme_error_t ge;
 
-	if (!o->key_id || !*o->key_id)
-		return st_error_set(err, ST_ECONFIG, "signing_format openpgp "
-				    "needs signing_key (a key id or "
-				    "fingerprint)");
-	snprintf(s->desc, sizeof(s->desc), "OpenPGP key %.80s%s%.400s",
-		 o->key_id, o->gnupg_home ? " in " : "",
-		 o->gnupg_home ? o->gnupg_home : "");
+	if (o->import_file) {
+		snprintf(s->tmp_home, sizeof(s->tmp_home),
+			 "%.200s/semver-tagger-gnupg-XXXXXX",
+			 tmp && *tmp && strlen(tmp) < 100 ? tmp : "/tmp");
+		if (!mkdtemp(s->tmp_home)) {
+			s->tmp_home[0] = '\0';
+			return st_error_set(err, ST_EIO, "%s: temporary GnuPG "
+					    "home: %s", s->desc,
+					    strerror(errno));
+		}
+		return ST_OK;
+	}
 	if (o->gnupg_home && stat(o->gnupg_home, &st) != 0)
 		return st_error_set(err, ST_ECONFIG, "%s: GnuPG home: %s",
 				    s->desc, strerror(errno));
 	if (o->gnupg_home && !S_ISDIR(st.st_mode))
 		return st_error_set(err, ST_ECONFIG, "%s: GnuPG home: not a "
 				    "directory", s->desc);
+	return ST_OK;
+}
+
+static int pgp_open(struct signer *s, const struct signer_options *o,
+		    struct st_error *err)
+{
+	char fpr[128] = "";
+	gpgme_error_t ge;
+	int rc;
+
+	if ((!o->key_id || !*o->key_id) && !o->import_file)
+		return st_error_set(err, ST_ECONFIG, "signing_format openpgp "
+				    "needs signing_key (a key id or "
+				    "fingerprint)");
+	snprintf(s->desc, sizeof(s->desc), "OpenPGP key %.80s%s%.400s",
+		 o->key_id ? o->key_id : "", o->import_file ? " from " :
+		 o->gnupg_home ? " in " : "", o->import_file ? o->import_file
+		 : o->gnupg_home ? o->gnupg_home : "");
+	rc = pgp_home(s, o, err);
+	if (rc)
+		return rc;
 	pthread_once(&gpgme_once, gpgme_boot);
 	ge = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
 	if (!ge)
 		ge = gpgme_new(&s->ctx);
 	if (!ge)
 		ge = gpgme_ctx_set_engine_info(s->ctx, GPGME_PROTOCOL_OpenPGP,
-					       NULL, o->gnupg_home);
+					       NULL, s->tmp_home[0] ? s->tmp_home
+					       : o->gnupg_home);
 	if (!ge)
 		ge = gpgme_set_pinentry_mode(s->ctx, GPGME_PINENTRY_MODE_ERROR);
 	if (ge)
@@ -159,7 +231,10 @@ static int pgp_open(struct signer *s, const struct signer_options *o,
 	gpgme_set_armor(s->ctx, 1);
 	gpgme_set_textmode(s->ctx, 0);
 	gpgme_set_offline(s->ctx, 1);
-	return pgp_key(s, o->key_id, err);
+	if (o->import_file &&
+	    (rc = pgp_import(s, o->import_file, fpr, sizeof(fpr), err)) != 0)
+		return rc;
+	return pgp_key(s, o->key_id && *o->key_id ? o->key_id : fpr, err);
 }
 
 static int pgp_sign(struct signer *s, const char *payload, size_t len,
@@ -240,6 +315,8 @@ void signer_free(struct signer *s)
 		return;
 	if (s->ctx)
 		gpgme_release(s->ctx);
+	if (s->tmp_home[0])
+		nftw(s->tmp_home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	signer__ssh_close(s);
 	free(s);
 }

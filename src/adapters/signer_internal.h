@@ -13,7 +13,13 @@ struct signer {
 	gpgme_ctx_t ctx;      /* OpenPGP */
 	int key_fd;           /* SSH: sealed memfd holding the key, or -1 */
 	char *keygen;         /* SSH: program to run */
+	char tmp_home[256];   /* OpenPGP import_file: private GnuPG home */
 };
+
+/* A key file, at most SIGNER_KEY_FILE_MAX bytes, into *buf (malloc'd,
+ * the caller wipes and frees it). Errors name desc. */
+int signer__read_file(const char *path, char **buf, size_t *len,
+		      struct st_error *err, const char *desc);
 
 int signer__ssh_open(struct signer *s, const struct signer_options *o,
 		     struct st_error *err);

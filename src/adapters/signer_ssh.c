@@ -31,8 +31,8 @@
 
 extern char **environ;
 
-static int read_key_file(const char *path, char **buf, size_t *len,
-			 struct st_error *err, const char *desc)
+int signer__read_file(const char *path, char **buf, size_t *len,
+		      struct st_error *err, const char *desc)
 {
 	char *b = malloc(SIGNER_KEY_FILE_MAX + 1);
 	struct stat st;
@@ -187,7 +187,7 @@ int signer__ssh_open(struct signer *s, const struct signer_options *o,
 			rc = err->code;
 		return rc;
 	}
-	rc = read_key_file(o->key_file, &buf, &len, err, s->desc);
+	rc = signer__read_file(o->key_file, &buf, &len, err, s->desc);
 	if (!rc)
 		rc = check_key(buf, len, s->desc, err);
 	if (!rc && (s->key_fd = key_memfd(buf, len, s->desc, err)) < 0)

@@ -45,12 +45,15 @@ int engine_guard_open(struct engine *e, struct st_error *err)
 	so.key_id = c->signing_key;
 	so.gnupg_home = c->gnupg_home;
 	so.key_file = c->signing_key;
-	/* Like the token: systemd's credential first (LoadCredential=). */
-	if (so.format == SIGNER_SSH && dir && *dir &&
+	/* Like the token: systemd's credential first (LoadCredential=): the
+	 * SSH key, or an armoured OpenPGP secret key to import. */
+	if (dir && *dir &&
 	    (size_t)snprintf(cred, sizeof(cred), "%s/" SIGNING_CREDENTIAL,
 			     dir) < sizeof(cred) &&
 	    access(cred, F_OK) == 0) {
 		so.key_file = cred;
+		if (so.format == SIGNER_OPENPGP)
+			so.import_file = cred;
 	}
 	rc = signer_new(&so, &e->signer, err);
 	if (rc) {

@@ -363,6 +363,43 @@ class Credentials(SigningTest):
         self.assertEqual(p.tags(), ["0.1.0"])
         self.assertGreaterEqual(self.verify_all(p, "ssh")[0], 3)
 
+    def test_openpgp_key_from_systemd_credentials(self):
+        # An armoured secret key as the credential: imported into a
+        # private temporary GnuPG home, removed after the run.
+        creds = os.path.join(self.tmp, "creds")
+        tmpdir = os.path.join(self.tmp, "t")
+        os.mkdir(creds, 0o700)
+        os.mkdir(tmpdir, 0o700)
+        key = run("gpg", "--batch", "--armor", "--export-secret-keys",
+                  self.keys.fpr, env=self.keys.genv).stdout
+        with open(os.path.join(creds, "signing-key"), "w") as f:
+            f.write(key)
+        p = self.project("version-file")
+        self.standin.ctl("PUT", p.c("/push_rule"),
+                         {"reject_unsigned_commits": True})
+        p.mr("Feature", ["ImpactMinor"])
+        r = self.run_once(p, CREDENTIALS_DIRECTORY=creds, TMPDIR=tmpdir,
+                          SEMVER_TAGGER_SIGNING_FORMAT="openpgp",
+                          SEMVER_TAGGER_GIT_NAME=BOT_NAME,
+                          SEMVER_TAGGER_GIT_EMAIL=BOT_EMAIL,
+                          SEMVER_TAGGER_BUILD_SYSTEM="version-file")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertNotIn("PGP PRIVATE KEY", r.err)
+        self.assertEqual(p.tags(), ["0.1.0"])
+        self.assertGreaterEqual(self.verify_all(p, "openpgp")[0], 3)
+        self.assertEqual(os.listdir(tmpdir), [])
+        # not a secret key: named, nothing pushed
+        with open(os.path.join(creds, "signing-key"), "w") as f:
+            f.write("hello\n")
+        p.mr("Fix", ["ImpactPatch"])
+        r = self.run_once(p, CREDENTIALS_DIRECTORY=creds, TMPDIR=tmpdir,
+                          SEMVER_TAGGER_SIGNING_FORMAT="openpgp",
+                          SEMVER_TAGGER_BUILD_SYSTEM="version-file")
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn("no OpenPGP secret key in the file", r.err)
+        self.assertEqual(p.tags(), ["0.1.0"])
+        self.assertEqual(os.listdir(tmpdir), [])
+
 
 class SignedDaemon(SigningTest, DaemonTest):
     def test_global_key_and_project_override(self):
