@@ -143,9 +143,10 @@ static int tag_exists(struct engine *e, struct release_goal_report *g,
 	char have[41], want[41];
 	bool same = gitrepo_oid_equal(&t->commit, c);
 
-	/* Signed release commits differ between runners (signature times):
-	 * the tag's commit is the release commit when only that differs. */
-	if (!same && e->signer && !gitrepo_oid_is_zero(&t->commit) &&
+	/* Signed release commits differ between runners (signature times),
+	 * and from an unsigned one: the tag's commit is the release commit
+	 * when only the signature differs. */
+	if (!same && !gitrepo_oid_is_zero(&t->commit) &&
 	    gitrepo_commit_same_content(e->repo, &t->commit, c, &same,
 					err) != 0)
 		st_error_clear(err);

@@ -176,6 +176,26 @@ class SignedReleases(SigningTest):
                 self.scenario(build, "ssh")
 
 
+class Resume(SigningTest):
+    def test_killed_after_tag_push_then_other_signature(self):
+        # The tag's release commit was signed with OpenPGP by a run killed
+        # right after the tag push; the next run signs with SSH (another
+        # signature, same content): it adopts the tag's commit and
+        # completes the release instead of reporting a conflict.
+        p = self.project("version-file")
+        p.mr("Feature", ["ImpactMinor"])
+        env = dict(self.key_env("openpgp"),
+                   SEMVER_TAGGER_BUILD_SYSTEM="version-file")
+        r = self.run_once(p, SEMVER_TAGGER_FAILPOINT="after-tag-push", **env)
+        self.assertEqual(r.code, -9, r.err)
+        tag = p.refs()["refs/tags/0.1.0"]
+        self.assertNotIn("release/0.1", p.heads())
+        r = self.once(p, "version-file", "ssh")
+        self.assertEqual(p.refs()["refs/tags/0.1.0"], tag)  # never moved
+        self.assertTrue(p.is_ancestor(tag, p.heads()["release/0.1"]))
+        self.assertEqual(p.show("main", "VERSION").strip(), "0.2.0-SNAPSHOT")
+
+
 class PushRules(SigningTest):
     """The stand-in's push rules, read before the first push."""
 
