@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "once.h"
+#include "worker.h"
 #include "semver-tagger/config.h"
 #include "semver-tagger/http.h"
 #include "semver-tagger/log.h"
@@ -34,6 +35,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_STABLE,
 	OPT_CHECK_CONFIG,
+	OPT_INTERNAL_WORKER,
 };
 
 static void usage(FILE *out)
@@ -71,6 +73,7 @@ struct args {
 	struct once_args once;
 	bool mode_once;
 	bool check_config;
+	bool worker;       /* hidden: the daemon's engine worker */
 	int verbosity;
 };
 
@@ -104,6 +107,7 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_TOKEN_FILE: a->once.token_file = optarg; break;
 	case OPT_STABLE: a->once.stable_release = true; break;
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
+	case OPT_INTERNAL_WORKER: a->worker = true; break;
 	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
 	default: return usage_error("unknown option", argv[optind - 1]);
 	}
@@ -126,6 +130,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "stable-release", no_argument, NULL, OPT_STABLE },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		/* not documented: only the daemon starts workers (worker.h) */
+		{ "internal-worker", no_argument, NULL, OPT_INTERNAL_WORKER },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -179,6 +185,8 @@ int main(int argc, char **argv)
 		  NULL);
 	if (a.check_config)
 		return check_config(a.once.config_path);
+	if (a.worker)
+		return worker_main(WORKER_FD);
 	if (!a.mode_once) /* the daemon sets up libcurl itself */
 		return daemon_main(&(struct daemon_args){ a.once.config_path,
 							  a.once.state_dir,
