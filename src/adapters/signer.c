@@ -7,14 +7,19 @@
 #include "signer_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static const char probe[] = "semver-tagger signing probe\n";
 
@@ -135,6 +140,27 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 	(void)st;
 	(void)ftw;
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Stop the private home's gpg-agent (it could still write there), then
+ * remove the home; a file the agent wrote meanwhile gets another pass. */
+static void remove_home(const char *home)
+{
+	char *argv[] = { "gpgconf", "--homedir", (char *)home, "--kill",
+			 "gpg-agent", NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, "gpgconf", &fa, NULL, argv, environ) == 0)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 3 && access(home, F_OK) == 0; i++)
+		nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int pgp_import(struct signer *s, const char *file, char *fpr,
@@ -316,7 +342,7 @@ void signer_free(struct signer *s)
 	if (s->ctx)
 		gpgme_release(s->ctx);
 	if (s->tmp_home[0])
-		nftw(s->tmp_home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_home(s->tmp_home);
 	signer__ssh_close(s);
 	free(s);
 }

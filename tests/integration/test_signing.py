@@ -358,6 +358,12 @@ class BadKeys(SigningTest):
         env["SEMVER_TAGGER_GNUPG_HOME"] = "/nonexistent/gnupg"
         self.bad(env, "GnuPG home", "No such file or directory")
 
+    def test_format_without_key(self):
+        self.bad({"SEMVER_TAGGER_SIGNING_FORMAT": "ssh"},
+                 "signing_format ssh needs signing_key")
+        self.bad({"SEMVER_TAGGER_SIGNING_FORMAT": "openpgp"},
+                 "signing_format openpgp needs signing_key")
+
     def test_bad_format_is_a_config_error(self):
         r = self.bad({"SEMVER_TAGGER_SIGNING_FORMAT": "x509"},
                      "signing_format 'x509'")
