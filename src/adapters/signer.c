@@ -234,7 +234,8 @@ static int pgp_open(struct signer *s, const struct signer_options *o,
 		return st_error_set(err, ST_ECONFIG, "signing_format openpgp "
 				    "needs signing_key (a key id or "
 				    "fingerprint)");
-	snprintf(s->desc, sizeof(s->desc), "OpenPGP key %.80s%s%.400s",
+	snprintf(s->desc, sizeof(s->desc), "OpenPGP key%s%.80s%s%.400s",
+		 o->key_id && *o->key_id ? " " : "",
 		 o->key_id ? o->key_id : "", o->import_file ? " from " :
 		 o->gnupg_home ? " in " : "", o->import_file ? o->import_file
 		 : o->gnupg_home ? o->gnupg_home : "");
