@@ -76,6 +76,7 @@ static const struct forge_ops gitlab_ops = {
 	.project_cached = gitlab_project_cached,
 	.preload_mrs = gitlab_preload_mrs,
 	.push_rule = gitlab_push_rule,
+	.user = gitlab_user,
 };
 
 static int check_options(const struct gitlab_options *o, const char *url,

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define SIGNING_CREDENTIAL "signing-key"
@@ -176,6 +177,53 @@ static void check_messages(struct engine *e, const struct forge_push_rule *r,
 			  "Signed-off-by): turn the rule off for this project");
 }
 
+/* GitLab's private commit email <id>-<username>@users.noreply.<host>
+ * counts as verified too. */
+static bool noreply_email(const struct forge_user *u, const char *email)
+{
+	char want[300];
+	int n = snprintf(want, sizeof(want), "%lld-%s@users.noreply.",
+			 (long long)u->id, u->username);
+
+	return n > 0 && (size_t)n < sizeof(want) &&
+	       strncasecmp(email, want, (size_t)n) == 0;
+}
+
+/* The committer rules compare commits with the pushing user: the token's
+ * (GET /user, /user/emails). */
+static void check_user(struct engine *e, const struct forge_push_rule *r,
+		       struct violations *v)
+{
+	const struct config_project *c = e->o->cfg;
+	struct forge_user u;
+	struct st_error err;
+	bool known = false;
+
+	forge_user_init(&u);
+	st_error_clear(&err);
+	if (forge_user(e->forge, &u, &err) != 0) {
+		engine_warn(e, "push rules: cannot check git_email and git_name "
+			    "against the token's user: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < u.n_emails; i++)
+		known = known || strcasecmp(u.emails[i], c->git_email) == 0;
+	if (r->commit_committer_check && !known &&
+	    !noreply_email(&u, c->git_email))
+		violation(v, "push rule 'Reject unverified users': git_email "
+			  "'%s' is not a verified email of %s, the token's "
+			  "user: set git_email to one of its verified emails "
+			  "(%s)", c->git_email, u.username,
+			  u.n_emails ? u.emails[0] : "none known");
+	if (r->commit_committer_name_check && u.name &&
+	    strcmp(u.name, c->git_name) != 0)
+		violation(v, "push rule 'Reject inconsistent user name': "
+			  "git_name '%s' is not the full name of %s, the "
+			  "token's user: set git_name to '%s'", c->git_name,
+			  u.username, u.name);
+	forge_user_release(&u);
+}
+
 static void check_identity(struct engine *e, const struct forge_push_rule *r,
 			   struct violations *v)
 {
@@ -192,13 +240,13 @@ static void check_identity(struct engine *e, const struct forge_push_rule *r,
 		violation(v, "push rule 'Commit author's email' (%s) does not "
 			  "match git_email '%s': set git_email to an address "
 			  "it accepts", r->author_email_regex, c->git_email);
-	if ((r->commit_committer_check || r->member_check) && fallback)
-		violation(v, "push rule '%s' needs the bot user's verified "
-			  "email, and git_email is the built-in "
-			  "semver-tagger@localhost: set git_email (and git_name) "
-			  "to the bot user's", r->commit_committer_check
-			  ? "Reject unverified users"
-			  : "Check whether the commit author is a GitLab user");
+	if (r->member_check && fallback)
+		violation(v, "push rule 'Check whether the commit author is a "
+			  "GitLab user' needs a GitLab user's email, and "
+			  "git_email is the built-in semver-tagger@localhost: "
+			  "set git_email (and git_name) to the bot user's");
+	if (r->commit_committer_check || r->commit_committer_name_check)
+		check_user(e, r, v);
 	if (r->branch_name_regex && e->o->cfg->build != BUILD_SIMPLE) {
 		char b[POLICY_NAME_MAX];
 

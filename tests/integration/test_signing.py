@@ -265,10 +265,32 @@ class PushRules(SigningTest):
         p = self.project("version-file")
         p.mr("Feature", ["ImpactMinor"])
         self.rule(p, commit_committer_check=True)
+        r = self.refused(p, "version-file", None, "Reject unverified users",
+                         SEMVER_TAGGER_GIT_NAME="semver-tagger",
+                         SEMVER_TAGGER_GIT_EMAIL="semver-tagger@localhost")
+        self.assertIn("'semver-tagger@localhost' is not a verified email "
+                      "of semver-bot", r.err)
+        self.assertIn("(semver-bot@example.com)", r.err)
+        # a secondary email: verified only once confirmed
+        self.standin.ctl("POST", "/__control__/users/semver-bot/emails",
+                         {"email": "pending@corp.example", "confirmed": False})
         self.refused(p, "version-file", None, "Reject unverified users",
-                     SEMVER_TAGGER_GIT_NAME="semver-tagger",
-                     SEMVER_TAGGER_GIT_EMAIL="semver-tagger@localhost")
-        self.once(p, "version-file", None)  # bot's email: accepted
+                     SEMVER_TAGGER_GIT_EMAIL="pending@corp.example")
+        self.standin.ctl("POST", "/__control__/users/semver-bot/emails",
+                         {"email": "release-bot@corp.example"})
+        self.once(p, "version-file", None,
+                  SEMVER_TAGGER_GIT_EMAIL="release-bot@corp.example")
+        self.assertEqual(p.tags(), ["0.1.0"])  # and the hook agreed
+
+    def test_committer_name_check(self):
+        p = self.project("version-file")
+        p.mr("Feature", ["ImpactMinor"])
+        self.rule(p, commit_committer_name_check=True)
+        r = self.refused(p, "version-file", None,
+                         "Reject inconsistent user name",
+                         SEMVER_TAGGER_GIT_NAME="semver-tagger")
+        self.assertIn("set git_name to 'Semver Bot'", r.err)
+        self.once(p, "version-file", None)  # git_name = the user's name
         self.assertEqual(p.tags(), ["0.1.0"])
 
     def test_refused_anyway_names_the_rule(self):
