@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of config file read */
 #define CONFIG_PROJECTS_MAX 10000
@@ -56,7 +57,7 @@ struct config_project {
 	char *release_sections; /* "Heading:~label, ..." (notes.h) */
 	char *release_exclude_labels; /* "label, ..." */
 	bool released_notes;    /* "Released in X.Y.Z" note on each MR */
-	unsigned set;           /* internal: which keys were given */
+	uint64_t set;           /* internal: which keys were given (bit per key) */
 };
 
 struct config {

@@ -70,6 +70,8 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+/* struct config_project.set has one bit per key */
+_Static_assert(N_KEYS <= 64, "more keys than bits in config_project.set");
 
 static size_t field_size(const struct key *k);
 
@@ -326,7 +328,7 @@ int config_project_set(struct config_project *p, const char *key,
 	if (rc == 0)
 		rc = set_typed(p, k, value, err);
 	if (rc == 0)
-		p->set |= 1u << (k - keys);
+		p->set |= UINT64_C(1) << (k - keys);
 	return rc;
 }
 
@@ -337,7 +339,7 @@ int config_project_inherit(struct config_project *dst,
 		const struct key *k = &keys[i];
 		size_t size;
 
-		if (dst->set & (1u << i))
+		if (dst->set & (UINT64_C(1) << i))
 			continue;
 		if (k->type <= K_PATH) {
 			const char *v = *str_field((struct config_project *)src, k);
@@ -510,7 +512,7 @@ static int set_project_key(struct config_project *p, const char *key,
 {
 	const struct key *k = find_key(key);
 
-	if (k && (p->set & (1u << (k - keys))))
+	if (k && (p->set & (UINT64_C(1) << (k - keys))))
 		return st_error_set(err, ST_ECONFIG,
 				    "key '%s' given twice (an indented line "
 				    "continues the previous value)",
@@ -750,10 +752,10 @@ static int apply_ci(struct config_project *p, char *const *env,
 	const char *v;
 	int rc = 0;
 
-	if (!(p->set & (1u << (find_key("api_url") - keys))) &&
+	if (!(p->set & (UINT64_C(1) << (find_key("api_url") - keys))) &&
 	    (v = config_getenv(env, "CI_API_V4_URL")))
 		rc = config_project_set(p, "api_url", v, err);
-	if (rc == 0 && !(p->set & (1u << (find_key("project") - keys)))) {
+	if (rc == 0 && !(p->set & (UINT64_C(1) << (find_key("project") - keys)))) {
 		v = config_getenv(env, "CI_PROJECT_ID");
 		if (!v || !*v)
 			v = config_getenv(env, "CI_PROJECT_PATH");

@@ -159,6 +159,24 @@ START_TEST(test_signing_keys_inherit)
 }
 END_TEST
 
+/* More than 32 keys: the last one's "set in the section" bit still
+ * keeps a project's own value against [global]'s. */
+START_TEST(test_last_key_not_overridden)
+{
+	const char *text =
+		"[global]\nreleased_notes = false\nrelease_sections = A:~a\n"
+		"[project \"a\"]\nreleased_notes = true\n"
+		"release_sections = B:~b\n";
+	struct config c;
+	struct st_error err;
+
+	ck_assert_msg(load(text, &c, &err) == 0, "%s", err.msg);
+	ck_assert(c.projects[0].released_notes);
+	ck_assert_str_eq(c.projects[0].release_sections, "B:~b");
+	config_release(&c);
+}
+END_TEST
+
 START_TEST(test_bad_files)
 {
 	struct config c;
@@ -312,6 +330,7 @@ int main(void)
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_env);
 	tcase_add_test(tc, test_signing_keys_inherit);
+	tcase_add_test(tc, test_last_key_not_overridden);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
