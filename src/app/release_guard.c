@@ -109,16 +109,15 @@ static int rx_match(const char *pattern, const char *text)
 
 /* The messages of the commits a release of this project writes, with
  * sample versions (the templates are fixed: gitrepo_*.c, release_goals.c).
- * None for simple builds without a changelog: they tag existing commits
- * and merge only when a release branch diverged; refusing every release
- * of such a project for a merge it rarely makes would be worse (the push
- * names the rule). */
+ * None for simple builds: they tag existing commits and merge only when
+ * a release branch diverged; refusing every release of such a project
+ * for a merge it rarely makes would be worse (the push names the rule). */
 static size_t commit_messages(const struct engine *e, char msgs[3][160])
 {
 	const struct config_project *c = e->o->cfg;
 
-	if (c->build == BUILD_SIMPLE && c->changelog != 1)
-		return 0; /* with a changelog, simple builds commit too */
+	if (c->build == BUILD_SIMPLE)
+		return 0; /* (changelog = true needs version-file or maven) */
 	snprintf(msgs[0], 160, "Set version to 1.2.0\n");
 	snprintf(msgs[1], 160, "Prepare next development version 1.3.0%s\n",
 		 c->snapshot_suffix);

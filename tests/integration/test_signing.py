@@ -261,6 +261,16 @@ class PushRules(SigningTest):
         self.once(p, "version-file", "ssh")
         self.assertEqual(p.tags(), ["0.1.0"])
 
+    def test_simple_build_messages_not_held_against_it(self):
+        # A simple release tags an existing commit: a message rule its
+        # (rare) merge commits would fail does not block it.
+        p = self.project("simple")
+        p.mr("Feature", ["ImpactMinor"])
+        self.rule(p, commit_message_regex="^JIRA-[0-9]+ ")
+        self.once(p, "simple", None)
+        self.assertEqual(p.tags(), ["0.1.0"])
+        self.assertEqual(p.heads()["release/0.1"], p.refs()["refs/tags/0.1.0"])
+
     def test_committer_check_needs_the_bot_identity(self):
         p = self.project("version-file")
         p.mr("Feature", ["ImpactMinor"])
