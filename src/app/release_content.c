@@ -216,6 +216,14 @@ static int notes_mrs(struct engine *e, const struct content *c,
 						mr->n_labels, NULL),
 		};
 		rc = forge_mr_release_text(e->forge, mr->iid, &text, err);
+		if (rc == ST_ENOTFOUND) {
+			/* deleted since it was merged: its title will do */
+			engine_warn(e, "MR !%lld: %s (its title is used in the "
+				    "release notes)", (long long)mr->iid,
+				    err->msg);
+			st_error_clear(err);
+			rc = 0;
+		}
 		m[i].text = text;
 		if (rc)
 			st_error_prefix(err, "release notes of MR !%lld",
