@@ -559,7 +559,7 @@ static int released_notes(struct engine *e, const struct content *c,
 }
 
 static int release_object(struct engine *e, const struct content *c,
-			  const char *version, const char *tag)
+			  const char *tag)
 {
 	struct forge_release rel = { .tag = tag, .description = c->notes };
 	enum forge_outcome out;
@@ -573,7 +573,6 @@ static int release_object(struct engine *e, const struct content *c,
 	}
 	if (out == FORGE_CREATED)
 		e->rep->release_objects++;
-	(void)version;
 	return ST_OK;
 }
 
@@ -623,7 +622,7 @@ void engine_content_goal(struct engine *e, const struct semver_ver *v,
 	if (!exists && notes)
 		rc = released_notes(e, c, version, tag);
 	if (rc == 0 && !exists && cfg->releases)
-		rc = release_object(e, c, version, tag);
+		rc = release_object(e, c, tag);
 	if (rc == 0)
 		state_record(e, version);
 }
