@@ -22,6 +22,7 @@
 #include "semver-tagger/strbuf.h"
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -157,7 +158,9 @@ struct webhook_limits {
 	size_t max_body;             /* WEBHOOK_BODY_MAX */
 	unsigned max_connections;    /* 64 */
 	unsigned max_per_ip;         /* 8 */
-	unsigned idle_timeout_s;     /* 10: libmicrohttpd's inactivity timeout */
+	unsigned idle_timeout_s;     /* 5: libmicrohttpd's inactivity timeout */
+	unsigned header_deadline_s;  /* 5: from connect (or the previous
+					request's end) to complete headers */
 	unsigned deadline_s;         /* 10: whole request, from the headers on */
 	size_t dedupe_keys;          /* 4096 Idempotency-Keys remembered */
 };
@@ -183,6 +186,15 @@ struct webhook_stats {
 	uint64_t timed_out;     /* closed past the deadline */
 	uint64_t other;         /* 404, 405, 503 */
 };
+
+/*
+ * The key under which the per-address connection limit counts a client:
+ * an IPv4 address (or IPv4-mapped IPv6) whole, an IPv6 address by its
+ * /64 (one subscriber usually has a whole /64; counting single addresses
+ * would give it 2^64 times the limit). key gets 16 bytes; returns the
+ * bytes used (4 or 8, 0 for other families).
+ */
+size_t webhook_peer_key(const struct sockaddr *sa, unsigned char key[16]);
 
 /* Parse "host:port" (host may be [v6], empty or "*" for any). */
 int webhook_parse_listen(const char *listen, char *host, size_t host_size,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 extern char **environ;
 
@@ -180,6 +181,9 @@ int main(int argc, char **argv)
 	 * /proc/<pid>/mem, environ and ptrace closed to the user's other
 	 * processes (reliability.md G3; the unit also has LimitCORE=0). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* What we write (state, mirror) is ours alone even under a CI
+	 * umask of 000; statedir_check() refuses anything else. */
+	umask(077);
 	memset(&a, 0, sizeof(a));
 	rc = parse_args(argc, argv, &a);
 	if (rc)

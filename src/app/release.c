@@ -5,6 +5,9 @@
  */
 #include "release_internal.h"
 
+#include "semver-tagger/statedir.h"
+#include "semver-tagger/urlrule.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -78,7 +81,8 @@ static int mkdir_p(const char *path, struct st_error *err)
 	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 		return st_error_set(err, ST_EIO, "state directory %s: %s", buf,
 				    strerror(errno));
-	return ST_OK;
+	/* nothing in it is read before it is known to be ours alone */
+	return statedir_check(path, err);
 }
 
 static int state_path(const struct engine *e, const char *name, char *buf,
@@ -151,7 +155,18 @@ static int setup_project(struct engine *e, bool refresh, struct st_error *err)
 					       : e->project.http_url_to_repo);
 	if (!e->rep->project || !e->rep->default_branch || !e->git_url)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
-	return ST_OK;
+	/* The token goes only where urlrule.h allows. A cached project
+	 * naming another host (a planted state file) is asked for again:
+	 * it costs a request, never the token; GitLab's own answer naming
+	 * one is refused. */
+	rc = urlrule_clone_url(e->o->cfg->api_url, e->git_url,
+			       e->o->cfg->git_url != NULL, err);
+	if (rc && e->project_cached && !refresh) {
+		engine_warn(e, "%s: %s; asking GitLab again", cache, err->msg);
+		st_error_clear(err);
+		return setup_project(e, true, err);
+	}
+	return rc;
 }
 
 static int mr_commit_cmp(const void *a, const void *b)
