@@ -61,6 +61,7 @@ struct config {
 	char *state_dir;
 	char *listen;             /* "127.0.0.1:8080", NULL = no listener */
 	char *webhook_secret_file;
+	char *status_token_file;  /* bearer token of the read pages, or NULL */
 	int log_level;            /* enum log_level value, -1 = default */
 	struct config_project global; /* [global]: what projects inherit */
 	struct config_project *projects;

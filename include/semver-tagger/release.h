@@ -102,6 +102,7 @@ struct release_branch_report {
 struct release_report {
 	char *project;                       /* path_with_namespace */
 	char *default_branch;
+	char *web_url;                       /* the project's page, or NULL */
 	struct release_branch_report *branches;
 	size_t n_branches;
 	/* Goals of earlier releases completed or checked (killed runs). */

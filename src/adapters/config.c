@@ -436,6 +436,7 @@ void config_release(struct config *c)
 	free(c->state_dir);
 	free(c->listen);
 	free(c->webhook_secret_file);
+	free(c->status_token_file);
 	config_init(c);
 }
 
@@ -487,6 +488,8 @@ static int set_global_only(struct config *c, const char *key,
 		field = &c->listen;
 	else if (strcmp(key, "webhook_secret_file") == 0)
 		field = &c->webhook_secret_file;
+	else if (strcmp(key, "status_token_file") == 0)
+		field = &c->status_token_file;
 	if (!field)
 		return ST_ENOTFOUND;
 	if (*field)

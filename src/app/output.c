@@ -266,6 +266,8 @@ int output_json(const struct release_report *r, bool dry_run, FILE *out)
 	cJSON_AddStringToObject(o, "project", r->project ? r->project : "");
 	cJSON_AddStringToObject(o, "default_branch",
 				r->default_branch ? r->default_branch : "");
+	if (r->web_url)
+		cJSON_AddStringToObject(o, "web_url", r->web_url);
 	cJSON_AddBoolToObject(o, "dry_run", dry_run);
 	a = cJSON_AddArrayToObject(o, "branches");
 	for (size_t i = 0; a && i < r->n_branches; i++)

@@ -148,9 +148,12 @@ static int setup_project(struct engine *e, bool refresh, struct st_error *err)
 		return rc;
 	free(e->rep->project);
 	free(e->rep->default_branch);
+	free(e->rep->web_url);
 	free(e->git_url);
 	e->rep->project = strdup(e->project.path ? e->project.path : "?");
 	e->rep->default_branch = strdup(e->default_branch);
+	e->rep->web_url = e->project.web_url ? strdup(e->project.web_url)
+					      : NULL; /* NULL: no link */
 	e->git_url = strdup(e->o->cfg->git_url ? e->o->cfg->git_url
 					       : e->project.http_url_to_repo);
 	if (!e->rep->project || !e->rep->default_branch || !e->git_url)

@@ -50,6 +50,7 @@ void release_report_release(struct release_report *r)
 	free(r->debug);
 	free(r->project);
 	free(r->default_branch);
+	free(r->web_url);
 	release_report_init(r);
 }
 
