@@ -424,6 +424,24 @@ class Dotenv(OnceTest):
                                      "SEMVER_TAGGER_TAG=v1.1.0",
                                      "SEMVER_TAGGER_PREVIOUS="])
 
+    def test_merge_request_pipeline_releases_nothing(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        mr = p.mr("Pending", ["ImpactMinor"], merge=False)
+        env_file = os.path.join(self.tmp, "mr.env")
+        r = self.run_once(p, "--dotenv", env_file,
+                          CI_MERGE_REQUEST_IID=mr["iid"],
+                          CI_MERGE_REQUEST_LABELS="ImpactMinor",
+                          CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main")
+        self.assertEqual(r.code, 0, r.err)
+        with open(env_file) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[:4], ["SEMVER_TAGGER_RELEASED=false",
+                                     "SEMVER_TAGGER_VERSION=1.0.0",
+                                     "SEMVER_TAGGER_TAG=1.0.0",
+                                     "SEMVER_TAGGER_PREVIOUS="])
+        self.assertEqual(p.tags(), ["1.0.0"])
+
 
 if __name__ == "__main__":
     unittest.main()
