@@ -77,6 +77,8 @@ static const struct forge_ops gitlab_ops = {
 	.free = gitlab_free,
 	.project_cached = gitlab_project_cached,
 	.preload_mrs = gitlab_preload_mrs,
+	.release_exists = gitlab_release_exists,
+	.mr_release_text = gitlab_mr_release_text,
 	.push_rule = gitlab_push_rule,
 };
 

@@ -97,6 +97,10 @@ int gitlab_create_release(void *impl, const struct forge_release *rel,
 			  enum forge_outcome *out, struct st_error *err);
 int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 			     enum forge_outcome *out, struct st_error *err);
+int gitlab_release_exists(void *impl, const char *tag, bool *exists,
+			  struct st_error *err);
+int gitlab_mr_release_text(void *impl, int64_t iid, char **text,
+			   struct st_error *err);
 /* GET /projects/:id/push_rule (gitlab_pushrule.c). */
 int gitlab_push_rule(void *impl, struct forge_push_rule *out,
 		     struct st_error *err);

@@ -248,6 +248,19 @@ int gitrepo_version_commit(struct gitrepo *repo, const struct gitrepo_oid *paren
 			   const char *message, struct gitrepo_oid *out,
 			   bool *made, struct st_error *err)
 {
+	return gitrepo_release_commit(repo, parent, spec, version, who, message,
+				      NULL, 0, out, made, err);
+}
+
+int gitrepo_release_commit(struct gitrepo *repo,
+			   const struct gitrepo_oid *parent,
+			   const struct versionfile_spec *spec,
+			   const char *version,
+			   const struct gitrepo_identity *who,
+			   const char *message, const struct gitrepo_file *extra,
+			   size_t n_extra, struct gitrepo_oid *out, bool *made,
+			   struct st_error *err)
+{
 	struct gitrepo__tree_reader r = { repo->repo, NULL };
 	struct versionfile_changes ch;
 	git_commit *pc = NULL;
@@ -262,6 +275,8 @@ int gitrepo_version_commit(struct gitrepo *repo, const struct gitrepo_oid *paren
 		rc = gitrepo__git_error(err, rc, "commit tree");
 	if (!rc)
 		rc = versionfile_plan(spec, version, gitrepo__tree_read, &r, &ch, err);
+	if (!rc && n_extra)
+		rc = gitrepo__changes_add(&r, extra, n_extra, &ch, err);
 	if (!rc && !versionfile_changes_any(&ch)) {
 		*out = *parent; /* already holds the version: no commit */
 		*made = false;

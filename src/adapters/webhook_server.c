@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct webhook_server {
 	pthread_mutex_t lock;   /* secret, stats, dedupe */
 	char *secret;
 	size_t secret_len;
+	char *read_token;       /* NULL: the read pages are open */
 	struct webhook_stats stats;
 	struct webhook_dedupe *dedupe;
 };
@@ -181,24 +183,124 @@ static bool length_too_big(struct webhook_server *s, struct MHD_Connection *c)
 	return n > s->limits.max_body;
 }
 
+enum page { PAGE_HEALTH, PAGE_METRICS, PAGE_HTML, PAGE_JSON };
+
+static const char *const page_type[] = {
+	"application/json",
+	"text/plain; version=0.0.4; charset=utf-8",
+	"text/html; charset=utf-8",
+	"application/json",
+};
+
+bool webhook_bearer_ok(const char *token, const char *auth)
+{
+	if (!token || !*token || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	return webhook_token_equal(token, strlen(token), auth);
+}
+
+/* The read pages: open, or the bearer token. /healthz is always open. */
+static bool read_allowed(struct webhook_server *s, struct MHD_Connection *c)
+{
+	bool ok;
+
+	pthread_mutex_lock(&s->lock);
+	ok = !s->read_token ||
+	     webhook_bearer_ok(s->read_token,
+			       header(c, MHD_HTTP_HEADER_AUTHORIZATION));
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+static enum MHD_Result unauthorized(struct MHD_Connection *c)
+{
+	static const char body[] = "{\"error\":\"missing or wrong bearer "
+				   "token\"}\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		sizeof(body) - 1, (void *)(uintptr_t)body,
+		MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				"Bearer realm=\"semver-tagger\"");
+	ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* The page's headers: never cached (it names projects); the HTML page
+ * may load nothing but its inline style, and no referrer leaves it. */
+static void page_headers(struct MHD_Response *r, enum page p)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, page_type[p]);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (p != PAGE_HTML)
+		return;
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'none'; style-src 'unsafe-inline'; "
+				"base-uri 'none'; form-action 'none'; "
+				"frame-ancestors 'none'");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
+
+static int fill_page(struct webhook_server *s, enum page p,
+		     struct strbuf *body)
+{
+	switch (p) {
+	case PAGE_HEALTH:
+		return s->h.health ? s->h.health(s->h.ctx, body) : 200;
+	case PAGE_METRICS:
+		return s->h.metrics ? s->h.metrics(s->h.ctx, body) : 200;
+	default:
+		return s->h.status ? s->h.status(s->h.ctx, p == PAGE_JSON, body)
+				   : 404;
+	}
+}
+
 static enum MHD_Result get_page(struct webhook_server *s,
-				struct MHD_Connection *c, bool health)
+				struct MHD_Connection *c, enum page p)
 {
 	struct strbuf body;
+	struct MHD_Response *r;
 	enum MHD_Result ret;
 	int status;
 
+	if (p != PAGE_HEALTH && !read_allowed(s, c))
+		return unauthorized(c);
 	strbuf_init(&body, 16u * 1024 * 1024);
-	if (health)
-		status = s->h.health ? s->h.health(s->h.ctx, &body) : 200;
-	else
-		status = s->h.metrics ? s->h.metrics(s->h.ctx, &body) : 200;
-	ret = reply(c, (unsigned)status,
-		    health ? "application/json"
-			   : "text/plain; version=0.0.4; charset=utf-8",
-		    strbuf_str(&body), body.len);
+	status = fill_page(s, p, &body);
+	r = MHD_create_response_from_buffer(body.len,
+					    (void *)(uintptr_t)strbuf_str(&body),
+					    MHD_RESPMEM_MUST_COPY);
 	strbuf_release(&body);
+	if (!r)
+		return MHD_NO;
+	page_headers(r, p);
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
 	return ret;
+}
+
+/* GET pages by path, or -1. */
+static int page_of(const char *url)
+{
+	if (strcmp(url, "/healthz") == 0)
+		return PAGE_HEALTH;
+	if (strcmp(url, "/metrics") == 0)
+		return PAGE_METRICS;
+	if (strcmp(url, "/") == 0)
+		return PAGE_HTML;
+	if (strcmp(url, "/status.json") == 0)
+		return PAGE_JSON;
+	return -1;
 }
 
 /* ---- connections: deadlines, the /64 limit, eviction ------------------ */
@@ -422,16 +524,17 @@ static enum MHD_Result first_call(struct webhook_server *s,
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 		   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	struct request *r;
+	int page = page_of(url);
 
 	*con_cls = &answered;
 	set_phase(s, c, PH_DONE); /* answered now, unless a body follows */
-	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+	if (page >= 0) {
 		if (!get) {
 			count(s, &s->stats.other);
 			return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 					   "use GET");
 		}
-		return get_page(s, c, url[1] == 'h');
+		return get_page(s, c, (enum page)page);
 	}
 	if (strcmp(url, "/webhook") != 0) {
 		count(s, &s->stats.other);
@@ -661,6 +764,10 @@ static void server_release(struct webhook_server *s)
 		memset(s->secret, 0, s->secret_len);
 		free(s->secret);
 	}
+	if (s->read_token) {
+		memset(s->read_token, 0, strlen(s->read_token));
+		free(s->read_token);
+	}
 	webhook_dedupe_free(s->dedupe);
 	conns_stop(s);
 	pthread_mutex_destroy(&s->lock);
@@ -691,7 +798,10 @@ int webhook_server_start(const struct webhook_server_options *o,
 	s->secret = strdup(o->secret);
 	s->secret_len = strlen(o->secret);
 	s->dedupe = webhook_dedupe_new(o->limits.dedupe_keys);
-	if (!s->secret || !s->dedupe || conns_start(s) != 0) {
+	if (o->read_token && *o->read_token)
+		s->read_token = strdup(o->read_token);
+	if (!s->secret || !s->dedupe || conns_start(s) != 0 ||
+	    (o->read_token && *o->read_token && !s->read_token)) {
 		server_release(s);
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	}
@@ -750,6 +860,23 @@ int webhook_server_set_secret(struct webhook_server *s, const char *secret)
 	s->secret = copy;
 	s->secret_len = strlen(copy);
 	pthread_mutex_unlock(&s->lock);
+	return ST_OK;
+}
+
+int webhook_server_set_read_token(struct webhook_server *s, const char *token)
+{
+	char *copy = NULL, *old;
+
+	if (token && *token && !(copy = strdup(token)))
+		return ST_ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	old = s->read_token;
+	s->read_token = copy;
+	pthread_mutex_unlock(&s->lock);
+	if (old) {
+		memset(old, 0, strlen(old));
+		free(old);
+	}
 	return ST_OK;
 }
 

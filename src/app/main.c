@@ -36,6 +36,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_STABLE,
 	OPT_CHECK_CONFIG,
+	OPT_DOTENV,
 	OPT_INTERNAL_WORKER,
 };
 
@@ -53,6 +54,8 @@ static void usage(FILE *out)
 	      "      --dry-run         plan only: no push, no note, no release object\n"
 	      "      --json            print one JSON object with the plan and results\n"
 	      "      --stable-release  release 1.0.0 from 0.x (like STABLE_RELEASE=true)\n"
+	      "      --dotenv FILE     write SEMVER_TAGGER_VERSION, _TAG, _PREVIOUS, _NOTES\n"
+	      "                        for GitLab's artifacts:reports:dotenv\n"
 	      "  -c, --config FILE     configuration file\n"
 	      "      --state-dir DIR   mirror and caches (default: $SEMVER_TAGGER_STATE_DIR,\n"
 	      "                        else ~/.cache/semver-tagger)\n"
@@ -108,6 +111,7 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_TOKEN_FILE: a->once.token_file = optarg; break;
 	case OPT_STABLE: a->once.stable_release = true; break;
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
+	case OPT_DOTENV: a->once.dotenv = optarg; break;
 	case OPT_INTERNAL_WORKER: a->worker = true; break;
 	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
 	default: return usage_error("unknown option", argv[optind - 1]);
@@ -131,6 +135,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "stable-release", no_argument, NULL, OPT_STABLE },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "dotenv", required_argument, NULL, OPT_DOTENV },
 		/* not documented: only the daemon starts workers (worker.h) */
 		{ "internal-worker", no_argument, NULL, OPT_INTERNAL_WORKER },
 		{ NULL, 0, NULL, 0 },

@@ -6,6 +6,7 @@
  */
 #include "once.h"
 
+#include "dotenv.h"
 #include "engine.h"
 #include "output.h"
 #include "semver-tagger/config.h"
@@ -227,6 +228,16 @@ static int check_mr(struct once *o, const struct release_options *ro,
 
 static int report(const struct once *o, struct release_report *r)
 {
+	struct st_error err;
+
+	st_error_clear(&err);
+	if (o->a->dotenv &&
+	    dotenv_write(o->a->dotenv, r, o->s.cfg.tag_prefix, run_branch(o),
+			 &err) != 0) {
+		log_error("%s", err.msg);
+		if (r->status == 0)
+			r->status = err.code;
+	}
 	if (o->a->json)
 		output_json(r, o->a->dry_run, stdout);
 	else

@@ -129,6 +129,10 @@ static int setup_settings(struct engine *e, struct st_error *err)
 	e->settings.snapshot_suffix = c->snapshot_suffix;
 	e->settings.prep_commits = c->build != BUILD_SIMPLE;
 	e->settings.base = c->base;
+	if (c->changelog > 0 && c->build == BUILD_SIMPLE)
+		return st_error_set(err, ST_ECONFIG, "changelog = true needs "
+				    "build_system version-file or maven (a "
+				    "simple release has no commit to carry it)");
 	e->cred.username = e->o->token_user;
 	e->cred.token = e->o->token;
 	return ST_OK;
@@ -155,9 +159,12 @@ static int setup_project(struct engine *e, bool refresh, struct st_error *err)
 		return rc;
 	free(e->rep->project);
 	free(e->rep->default_branch);
+	free(e->rep->web_url);
 	free(e->git_url);
 	e->rep->project = strdup(e->project.path ? e->project.path : "?");
 	e->rep->default_branch = strdup(e->default_branch);
+	e->rep->web_url = e->project.web_url ? strdup(e->project.web_url)
+					      : NULL; /* NULL: no link */
 	e->git_url = strdup(e->o->cfg->git_url ? e->o->cfg->git_url
 					       : e->project.http_url_to_repo);
 	if (!e->rep->project || !e->rep->default_branch || !e->git_url)
@@ -761,6 +768,7 @@ static void engine_release(struct engine *e)
 	free(e->known_sorted);
 	free(e->heads);
 	free(e->mr_commits);
+	engine_content_free(e);
 	if (!e->o->warm || e->o->warm->repo != e->repo)
 		gitrepo_free(e->repo);
 	forge_mr_list_release(&e->mrs);
