@@ -70,17 +70,25 @@ static void start_once(void)
 static int dial(void)
 {
 	struct sockaddr_in sa;
-	struct timeval tv = { 1, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* connect: the listener must take the connection within 30 s (a
+	 * nice'd process on a loaded machine can go unscheduled past the
+	 * 64-entry accept queue for a second or more: not a failure);
+	 * then 1 s per send/receive */
+	struct timeval tv = { 30, 0 }, io = { 1, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
 
 	FUZZ_ASSERT(fd >= 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	FUZZ_ASSERT(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc != 0)
+		fprintf(stderr, "connect: %s\n", strerror(errno));
+	FUZZ_ASSERT(rc == 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &io, sizeof(io));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io, sizeof(io));
 	return fd;
 }
 
