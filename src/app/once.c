@@ -164,6 +164,8 @@ static void options(const struct once *o, struct release_options *ro)
 	ro->network_timeout_ms = (long)o->s.cfg.total_timeout * 1000;
 	ro->failpoint = config_getenv(o->env, "SEMVER_TAGGER_FAILPOINT");
 	ro->debug = log_threshold() >= LOG_LEVEL_DEBUG;
+	ro->ci_cache = config_getenv(o->env, "GITLAB_CI") &&
+		       strcmp(config_getenv(o->env, "GITLAB_CI"), "true") == 0;
 }
 
 static void once_release(struct once *o)
