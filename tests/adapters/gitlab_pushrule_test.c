@@ -198,7 +198,21 @@ START_TEST(test_malformed_answers)
 	snprintf(body, sizeof(body), "{\\\"commit_message_regex\\\":\\\"%s\\\"}",
 		 big);
 	bad_answer(body, ST_EINVAL, "commit_message_regex is longer than");
-	bad_answer("{\\\"reject_unsigned", ST_EINVAL, "");
+	/* a garbled body is retried like a 5xx (issue 14) */
+	{
+		struct gitlab_options o;
+		struct forge_push_rule r;
+		struct st_error err;
+
+		tu_clear_counts();
+		tu_fault("{\"endpoint\":\"" ROUTE "\",\"mode\":\"status\","
+			 "\"status\":200,\"body\":\"{\\\"reject_unsigned\"}");
+		tu_options(&o);
+		forge_push_rule_init(&r);
+		ck_assert_msg(read_rule(&o, &r, &err) == 0, "%s", err.msg);
+		ck_assert_int_eq(r.state, FORGE_PUSH_RULES_NONE);
+		ck_assert_int_eq(tu_count(ROUTE), 2);
+	}
 }
 END_TEST
 
