@@ -52,6 +52,9 @@ static const struct key keys[] = {
 	KEY("default_branch", K_STRING, default_branch),
 	KEY("git_name", K_STRING, git_name),
 	KEY("git_email", K_STRING, git_email),
+	KEY("signing_format", K_STRING, signing_format),
+	KEY("signing_key", K_STRING, signing_key),
+	KEY("gnupg_home", K_PATH, gnupg_home),
 	KEY("base_version", K_VERSION, base),
 	KEY("poll_interval", K_SECONDS, poll_interval),
 	KEY("connect_timeout", K_SECONDS, connect_timeout),
@@ -67,6 +70,8 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+/* struct config_project.set has one bit per key */
+_Static_assert(N_KEYS <= 64, "more keys than bits in config_project.set");
 
 static size_t field_size(const struct key *k);
 
@@ -202,6 +207,10 @@ static int set_string(struct config_project *p, const struct key *k,
 				    k->name, value, CONFIG_PREFIX_MAX);
 	if (k->type == K_PATH && !*value)
 		return st_error_set(err, ST_ECONFIG, "%s is empty", k->name);
+	if (strcmp(k->name, "signing_format") == 0 &&
+	    strcmp(value, "openpgp") != 0 && strcmp(value, "ssh") != 0)
+		return st_error_set(err, ST_ECONFIG, "signing_format '%s' is "
+				    "not one of openpgp, ssh", value);
 	copy = strdup(value);
 	if (!copy)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
@@ -319,7 +328,7 @@ int config_project_set(struct config_project *p, const char *key,
 	if (rc == 0)
 		rc = set_typed(p, k, value, err);
 	if (rc == 0)
-		p->set |= 1u << (k - keys);
+		p->set |= UINT64_C(1) << (k - keys);
 	return rc;
 }
 
@@ -330,7 +339,7 @@ int config_project_inherit(struct config_project *dst,
 		const struct key *k = &keys[i];
 		size_t size;
 
-		if (dst->set & (1u << i))
+		if (dst->set & (UINT64_C(1) << i))
 			continue;
 		if (k->type <= K_PATH) {
 			const char *v = *str_field((struct config_project *)src, k);
@@ -503,7 +512,7 @@ static int set_project_key(struct config_project *p, const char *key,
 {
 	const struct key *k = find_key(key);
 
-	if (k && (p->set & (1u << (k - keys))))
+	if (k && (p->set & (UINT64_C(1) << (k - keys))))
 		return st_error_set(err, ST_ECONFIG,
 				    "key '%s' given twice (an indented line "
 				    "continues the previous value)",
@@ -743,10 +752,10 @@ static int apply_ci(struct config_project *p, char *const *env,
 	const char *v;
 	int rc = 0;
 
-	if (!(p->set & (1u << (find_key("api_url") - keys))) &&
+	if (!(p->set & (UINT64_C(1) << (find_key("api_url") - keys))) &&
 	    (v = config_getenv(env, "CI_API_V4_URL")))
 		rc = config_project_set(p, "api_url", v, err);
-	if (rc == 0 && !(p->set & (1u << (find_key("project") - keys)))) {
+	if (rc == 0 && !(p->set & (UINT64_C(1) << (find_key("project") - keys)))) {
 		v = config_getenv(env, "CI_PROJECT_ID");
 		if (!v || !*v)
 			v = config_getenv(env, "CI_PROJECT_PATH");
