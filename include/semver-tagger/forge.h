@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct forge;
+struct forge_fleet_ops;
 
 struct forge_project {
 	int64_t id;
@@ -179,6 +180,8 @@ struct forge_ops {
 			      struct st_error *err);
 	/* Optional (NULL: nothing read ahead). */
 	void (*preload_mrs)(void *impl, const char *cache_path);
+	/* Optional (NULL: none): many-project operations, forge_fleet.h */
+	const struct forge_fleet_ops *fleet;
 };
 
 /* Wrap impl; ops must outlive the forge. ST_ENOMEM (impl then untouched:

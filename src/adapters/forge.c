@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The forge handle, MR lists, and text escaping shared by every forge. */
 #include "semver-tagger/forge.h"
+#include "semver-tagger/forge_fleet.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,13 @@ void forge_free(struct forge *f)
 const char *forge_name(const struct forge *f)
 {
 	return f->ops->name;
+}
+
+/* For forge_fleet.c (declared in forge_fleet.h). */
+const struct forge_ops *forge_ops_of(const struct forge *f, void **impl)
+{
+	*impl = f->impl;
+	return f->ops;
 }
 
 /* An implementation may leave out an operation (a read-only fake). */

@@ -92,6 +92,9 @@ int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 int gitlab_cache_parse(const char *body, size_t len, const char *what,
 		       struct gitlab_cache *c, struct st_error *err);
 
+/* gitlab_fleet.c: groups, token, permissions, labels, hooks. */
+extern const struct forge_fleet_ops gitlab_fleet_ops;
+
 /* 1 when s is a full hex object id (40 or 64 hex digits). */
 int gitlab_sha_valid(const char *s);
 

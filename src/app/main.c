@@ -4,6 +4,7 @@
  * hands over to a mode. Only this file (and the modes it calls, through
  * their return value) decides the process exit status.
  */
+#include "assess.h"
 #include "config.h"
 #include "daemon.h"
 #include "once.h"
@@ -34,12 +35,15 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_STABLE,
 	OPT_CHECK_CONFIG,
+	OPT_ASSESS,
+	OPT_PROJECT,
 };
 
 static void usage(FILE *out)
 {
 	fputs("Usage: semver-tagger --once [OPTION]...\n"
 	      "       semver-tagger --check-config -c FILE\n"
+	      "       semver-tagger --assess -c FILE [--project P] [--json]\n"
 	      "Release GitLab projects continuously: tag the next SemVer version\n"
 	      "from the impact labels of the merge requests merged since the\n"
 	      "latest release, and keep the release/N and release/N.M branches.\n"
@@ -55,6 +59,10 @@ static void usage(FILE *out)
 	      "                        else ~/.cache/semver-tagger)\n"
 	      "      --token-file FILE API token (default: $SEMVER_TAGGER_TOKEN)\n"
 	      "      --check-config    validate the configuration file and exit\n"
+	      "      --assess          check what would stop each project's releases\n"
+	      "                        (token, role, protected refs, push rules, labels,\n"
+	      "                        webhook); reads only; exit 65 when one cannot\n"
+	      "      --project P       with --assess: only project P (path or id)\n"
 	      "  -v, --verbose         more log output (repeat for debug)\n"
 	      "  -q, --quiet           errors only\n"
 	      "  -h, --help            show this help and exit\n"
@@ -71,6 +79,8 @@ struct args {
 	struct once_args once;
 	bool mode_once;
 	bool check_config;
+	bool assess;
+	const char *project;
 	int verbosity;
 };
 
@@ -104,6 +114,8 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_TOKEN_FILE: a->once.token_file = optarg; break;
 	case OPT_STABLE: a->once.stable_release = true; break;
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
+	case OPT_ASSESS: a->assess = true; break;
+	case OPT_PROJECT: a->project = optarg; break;
 	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
 	default: return usage_error("unknown option", argv[optind - 1]);
 	}
@@ -126,6 +138,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "stable-release", no_argument, NULL, OPT_STABLE },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "assess", no_argument, NULL, OPT_ASSESS },
+		{ "project", required_argument, NULL, OPT_PROJECT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -179,6 +193,10 @@ int main(int argc, char **argv)
 		  NULL);
 	if (a.check_config)
 		return check_config(a.once.config_path);
+	if (a.assess)
+		return assess_main(&(struct assess_args){ a.once.config_path,
+							  a.project,
+							  a.once.json });
 	if (!a.mode_once) /* the daemon sets up libcurl itself */
 		return daemon_main(&(struct daemon_args){ a.once.config_path,
 							  a.once.state_dir,

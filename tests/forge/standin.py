@@ -1650,6 +1650,8 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
                   "current_sign_in_at": None, "identities": [], "can_create_group": True,
                   "can_create_project": True, "two_factor_enabled": False, "external": False,
                   "private_profile": False, "commit_email": "%s@example.com" % tok.user.username})
+        if (self.standin.fleet.token_info.get(tok.token) or {}).get("admin"):
+            u["is_admin"] = True
         return 200, u, {}
 
     def rest_version(self):

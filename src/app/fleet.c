@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* Which projects a configuration covers, with their combined settings. */
+#include "fleet.h"
+
+#include "semver-tagger/forge_fleet.h"
+#include "semver-tagger/gitlab.h"
+#include "semver-tagger/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fleet_set_release(struct fleet_set *s)
+{
+	for (size_t i = 0; i < s->len; i++)
+		config_project_release(&s->items[i].cfg);
+	free(s->items);
+	memset(s, 0, sizeof(*s));
+}
+
+int fleet_token_load(const struct config_project *p, struct secret *s,
+		     struct st_error *err)
+{
+	int rc;
+
+	if (p->token_file)
+		rc = secret_read_file(s, p->token_file, err);
+	else if (p->token_env)
+		rc = secret_from_env(s, p->token_env, false, err);
+	else
+		rc = secret_from_credentials(s, "gitlab-token", err);
+	if (rc == ST_ENOTFOUND && !p->token_file && !p->token_env) {
+		st_error_clear(err);
+		rc = st_error_set(err, ST_EAUTH, "no API token: set "
+				  "token_file or token_env, or give the "
+				  "gitlab-token credential (LoadCredential=)");
+	}
+	if (rc == 0)
+		log_add_secret(s->value);
+	return rc;
+}
+
+int fleet_forge_new(const struct config_project *p, const char *project,
+		    const char *token, const atomic_int *cancel,
+		    struct forge **out, struct st_error *err)
+{
+	struct gitlab_options g;
+
+	if (!p->api_url)
+		return st_error_set(err, ST_ECONFIG, "%s: no api_url (e.g. "
+				    "https://gitlab.example.com/api/v4)",
+				    p->name ? p->name : "project");
+	gitlab_options_default(&g);
+	g.api_url = p->api_url;
+	g.project = project ? project : p->project;
+	g.token = token;
+	g.token_kind = GITLAB_TOKEN_PRIVATE;
+	g.http.connect_timeout_ms = (long)p->connect_timeout * 1000;
+	g.http.timeout_ms = (long)p->total_timeout * 1000;
+	g.http.ca_file = p->ca_file;
+	g.http.ca_path = p->ca_dir;
+	g.http.cancel = cancel;
+	return gitlab_forge_new(&g, out, err);
+}
+
+static struct fleet_project *set_push(struct fleet_set *s)
+{
+	struct fleet_project *grown = realloc(s->items,
+					      (s->len + 1) * sizeof(*grown));
+
+	if (!grown)
+		return NULL;
+	s->items = grown;
+	memset(&grown[s->len], 0, sizeof(*grown));
+	return &grown[s->len++];
+}
+
+/* Does the [project] section cfg name the discovered project? */
+static bool names(const struct config_project *cfg, int64_t id,
+		  const char *path)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld", (long long)id);
+	return strcmp(cfg->project, path) == 0 || strcmp(cfg->project, num) == 0 ||
+	       strcmp(cfg->name, path) == 0;
+}
+
+static bool wanted(const struct config_project *cfg, int64_t id,
+		   const char *only)
+{
+	char num[32];
+
+	if (!only)
+		return true;
+	snprintf(num, sizeof(num), "%lld", (long long)id);
+	return strcmp(cfg->name, only) == 0 || strcmp(cfg->project, only) == 0 ||
+	       (id > 0 && strcmp(num, only) == 0);
+}
+
+/* Deeper groups first, so a project lands in its nearest [group]. */
+static int by_depth(const void *a, const void *b)
+{
+	const struct config_group *x = *(const struct config_group *const *)a;
+	const struct config_group *y = *(const struct config_group *const *)b;
+	size_t lx = strlen(x->path), ly = strlen(y->path);
+
+	return lx < ly ? 1 : lx > ly ? -1 : strcmp(x->path, y->path);
+}
+
+static bool taken(const struct fleet_set *s, int64_t id)
+{
+	for (size_t i = 0; i < s->len; i++)
+		if (s->items[i].id == id)
+			return true;
+	return false;
+}
+
+/* One discovered project: group settings, or its [project] section over
+ * them. */
+static int add_discovered(const struct config *c, const struct config_group *g,
+			  const struct forge_fleet_project *fp,
+			  struct fleet_set *out, struct st_error *err)
+{
+	const struct config_project *sec = NULL;
+	struct fleet_project *p;
+	char num[32];
+	int rc;
+
+	for (size_t i = 0; i < c->n_projects; i++)
+		if (names(&c->projects[i], fp->id, fp->path))
+			sec = &c->projects[i];
+	if (!(p = set_push(out)))
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	p->group = g->path;
+	p->id = fp->id;
+	p->explicit_section = sec != NULL;
+	rc = config_project_copy(&p->cfg, sec ? sec : &g->settings);
+	if (!rc && sec)
+		rc = config_project_inherit(&p->cfg, &g->settings);
+	snprintf(num, sizeof(num), "%lld", (long long)fp->id);
+	if (!rc && !sec) {
+		free(p->cfg.name);
+		free(p->cfg.project);
+		p->cfg.name = strdup(fp->path);
+		p->cfg.project = strdup(num);
+		if (!p->cfg.name || !p->cfg.project)
+			rc = ST_ENOMEM;
+	}
+	if (rc) {
+		out->len--;
+		config_project_release(&p->cfg);
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	}
+	return ST_OK;
+}
+
+static int discover_group(const struct config *c, const struct config_group *g,
+			  const char *only, const atomic_int *cancel,
+			  struct fleet_set *out, struct fleet_discovery *rep,
+			  struct st_error *err)
+{
+	struct forge_fleet_projects list = { 0 };
+	struct forge_list_result res;
+	struct forge *f = NULL;
+	struct secret tok;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	secret_init(&tok);
+	rc = fleet_token_load(&g->settings, &tok, err);
+	if (!rc)
+		rc = fleet_forge_new(&g->settings, g->path, tok.value, cancel,
+				     &f, err);
+	if (!rc)
+		rc = forge_group_projects(f, g->path, g->topic, &list, &res, err);
+	if (rc)
+		st_error_prefix(err, "[group \"%s\"]", g->path);
+	rep->requests += res.requests;
+	for (size_t i = 0; !rc && i < list.len; i++) {
+		const struct forge_fleet_project *fp = &list.items[i];
+
+		if (taken(out, fp->id))
+			continue;
+		rc = add_discovered(c, g, fp, out, err);
+		if (!rc && !wanted(&out->items[out->len - 1].cfg, fp->id, only)) {
+			config_project_release(&out->items[--out->len].cfg);
+			continue;
+		}
+		if (!rc)
+			rep->discovered++;
+	}
+	forge_fleet_projects_release(&list);
+	forge_free(f);
+	secret_release(&tok);
+	return rc;
+}
+
+/* [project] sections not found in any group. */
+static int add_explicit(const struct config *c, const char *only,
+			struct fleet_set *out, struct st_error *err)
+{
+	for (size_t i = 0; i < c->n_projects; i++) {
+		const struct config_project *sec = &c->projects[i];
+		bool dup = false;
+
+		for (size_t j = 0; j < out->len && !dup; j++)
+			dup = out->items[j].explicit_section &&
+			      strcmp(out->items[j].cfg.name, sec->name) == 0;
+		if (dup || !wanted(sec, 0, only))
+			continue;
+		struct fleet_project *p = set_push(out);
+
+		if (!p || config_project_copy(&p->cfg, sec) != 0) {
+			if (p)
+				out->len--;
+			return st_error_set(err, ST_ENOMEM, "out of memory");
+		}
+		p->explicit_section = true;
+	}
+	return ST_OK;
+}
+
+int fleet_discover(const struct config *c, const char *only,
+		   const atomic_int *cancel, struct fleet_set *out,
+		   struct fleet_discovery *rep, struct st_error *err)
+{
+	const struct config_group **order;
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	order = calloc(c->n_groups ? c->n_groups : 1, sizeof(*order));
+	if (!order)
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	for (size_t i = 0; i < c->n_groups; i++)
+		order[i] = &c->groups[i];
+	qsort(order, c->n_groups, sizeof(*order), by_depth);
+	for (size_t i = 0; !rc && i < c->n_groups; i++) {
+		struct st_error e;
+
+		st_error_clear(&e);
+		rc = discover_group(c, order[i], only, cancel, out, rep, &e);
+		if (rc && rc != ST_ENOMEM) {
+			if (rep->groups_failed++ == 0)
+				snprintf(rep->error, sizeof(rep->error), "%s",
+					 e.msg);
+			rc = 0;
+		} else if (rc) {
+			*err = e;
+		}
+	}
+	free(order);
+	if (!rc)
+		rc = add_explicit(c, only, out, err);
+	return rc;
+}
