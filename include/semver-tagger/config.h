@@ -155,6 +155,29 @@ int config_project_copy(struct config_project *dst,
 /* Value of NAME in env, or NULL. */
 const char *config_getenv(char *const *env, const char *name);
 
+/*
+ * Every key of a project, by index (0 .. config_key_count()-1), as typed
+ * data: for the daemon's worker protocol, which copies a resolved
+ * project into another process of the same binary key by key (a key
+ * added to the table travels without touching the protocol).
+ */
+struct config_field {
+	const char *name;
+	bool is_string;
+	const char *text;   /* is_string: the value, NULL when unset */
+	const void *data;   /* else: the field's bytes */
+	size_t size;
+};
+
+size_t config_key_count(void);
+/* Borrowed view of key i of p. ST_ENOTFOUND past the last key. */
+int config_project_field(const struct config_project *p, size_t i,
+			 struct config_field *out);
+/* Set key i of p from f (a string is copied). ST_EINVAL when f's type or
+ * size is not key i's, or a value is out of range; ST_ENOMEM. */
+int config_project_field_set(struct config_project *p, size_t i,
+			     const struct config_field *f);
+
 const char *build_system_name(enum build_system b);
 
 #endif

@@ -140,6 +140,49 @@ struct forge_commit_status {
 	const char *ref;           /* NULL or the branch it is for */
 };
 
+/*
+ * The project's push rules (GitLab Premium: Settings > Repository > Push
+ * rules), the fields that decide whether what semver-tagger pushes is
+ * accepted. Read before the first push so a release is refused whole
+ * rather than half pushed (release_pushrule.c); the fleet preflight
+ * reports the same facts.
+ */
+enum forge_push_rule_state {
+	FORGE_PUSH_RULES_NONE = 0,    /* read: the project has no push rule */
+	FORGE_PUSH_RULES_SET,         /* read: the fields below apply */
+	FORGE_PUSH_RULES_UNAVAILABLE, /* the forge has none to apply (GitLab
+				       * Free, no licence, or a forge without
+				       * them): nothing is enforced */
+	FORGE_PUSH_RULES_FORBIDDEN,   /* the token may not read them (GitLab:
+				       * below Maintainer, or a CI job token):
+				       * unknown */
+};
+
+struct forge_push_rule {
+	enum forge_push_rule_state state;
+	bool reject_unsigned_commits;
+	bool commit_committer_check;      /* committer email = pusher's */
+	bool commit_committer_name_check; /* author name = pusher's name */
+	bool member_check;                /* author email is a user's */
+	bool deny_delete_tag;
+	bool reject_non_dco_commits;      /* Signed-off-by: in messages */
+	/* RE2 patterns as GitLab stores them; NULL when unset or empty.
+	 * Owned by the struct; at most FORGE_PUSH_RULE_REGEX_MAX bytes. */
+	char *commit_message_regex;
+	char *commit_message_negative_regex;
+	char *branch_name_regex;
+	char *author_email_regex;
+	/* UNAVAILABLE / FORBIDDEN: what the server said, for a warning
+	 * ("HTTP 403 (403 Forbidden)"); "" otherwise. */
+	char detail[256];
+};
+
+#define FORGE_PUSH_RULE_REGEX_MAX 4096
+
+void forge_push_rule_init(struct forge_push_rule *r);
+/* Frees the patterns and re-initialises r. */
+void forge_push_rule_release(struct forge_push_rule *r);
+
 /* Totals since forge_new (for /metrics). */
 struct forge_counters {
 	uint64_t requests;
@@ -180,6 +223,9 @@ struct forge_ops {
 			      struct st_error *err);
 	/* Optional (NULL: nothing read ahead). */
 	void (*preload_mrs)(void *impl, const char *cache_path);
+	/* Optional (NULL: FORGE_PUSH_RULES_UNAVAILABLE). */
+	int (*push_rule)(void *impl, struct forge_push_rule *out,
+			 struct st_error *err);
 	/* Optional (NULL: none): many-project operations, forge_fleet.h */
 	const struct forge_fleet_ops *fleet;
 };
@@ -229,6 +275,15 @@ int forge_set_commit_status(struct forge *f,
 			    const struct forge_commit_status *st,
 			    enum forge_outcome *out, struct st_error *err);
 void forge_counters(struct forge *f, struct forge_counters *out);
+
+/*
+ * The project's push rules into out (initialised by the caller; released
+ * and replaced on success). A forge that has none, and a token that may
+ * not read them, are not errors: see out->state. Errors: the transport,
+ * a bad token, a malformed answer (ST_EINVAL naming the field).
+ */
+int forge_push_rule(struct forge *f, struct forge_push_rule *out,
+		    struct st_error *err);
 
 /*
  * Append outside text (MR titles, user names) to out so it is inert in a

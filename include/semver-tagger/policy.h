@@ -151,6 +151,20 @@ int policy_family_goals(const struct semver_ver *releases, size_t n_releases,
 			const struct policy_settings *s,
 			struct policy_plan *plan, struct st_error *err);
 
+/*
+ * The branch-role rule without the releases (SPEC §5), for whoever only
+ * needs to know whether a branch is released from: true when name is a
+ * release branch, "<prefix>N" or "<prefix>N.M" (N, M without leading
+ * zeros; prefix NULL = "release/"). major/minor/has_minor may be NULL.
+ */
+bool policy_release_branch(const char *name, const char *prefix,
+			   uint64_t *major, bool *has_minor, uint64_t *minor);
+
+/* name is the default branch (default_branch NULL: never) or a release
+ * branch: new MRs there are evaluated, open MRs into it are checked. */
+bool policy_released_from(const char *name, const char *default_branch,
+			  const char *prefix);
+
 const char *branch_role_name(enum branch_role role);
 const char *goal_kind_name(enum goal_kind kind);
 const char *problem_kind_name(enum problem_kind kind);

@@ -29,6 +29,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct gitrepo;
+
+/*
+ * What a long-lived caller (the daemon's worker) keeps between runs of
+ * one project: the open mirror (fetched again, not reopened) and the URL
+ * it was fetched from. Zeroed: nothing kept. Owned by the caller;
+ * release_warm_release() frees. A run that fails with the mirror drops it.
+ */
+struct release_warm {
+	struct gitrepo *repo;
+	char *repo_url;
+};
+
+void release_warm_release(struct release_warm *w);
+
 struct release_options {
 	const struct config_project *cfg;
 	const struct labels *labels;  /* compiled from cfg's patterns */
@@ -44,6 +59,7 @@ struct release_options {
 	 * (see release_failpoints in release.c). NULL in production. */
 	const char *failpoint;
 	bool debug;                   /* collect debug lines in the report */
+	struct release_warm *warm;    /* NULL: open and free the mirror */
 };
 
 enum goal_state {
@@ -101,6 +117,8 @@ struct release_report {
 };
 
 void release_report_init(struct release_report *r);
+/* Append a warning (copied). 0 or ST_ENOMEM. */
+int release_report_warn(struct release_report *r, const char *msg);
 void release_report_release(struct release_report *r);
 
 /*

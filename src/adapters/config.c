@@ -62,6 +62,8 @@ static const struct key keys[] = {
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
+static size_t field_size(const struct key *k);
+
 const char *build_system_name(enum build_system b)
 {
 	switch (b) {
@@ -262,10 +264,7 @@ static int copy_key(struct config_project *dst,
 		*str_field(dst, k) = copy;
 		return ST_OK;
 	}
-	size = k->type == K_BOOL ? sizeof(bool)
-	       : k->type == K_VERSION ? sizeof(struct semver_ver)
-	       : k->type == K_BUILD ? sizeof(enum build_system)
-				     : sizeof(unsigned);
+	size = field_size(k);
 	memcpy((char *)dst + k->offset, (const char *)src + k->offset, size);
 	return ST_OK;
 }
@@ -311,6 +310,75 @@ int config_project_copy(struct config_project *dst,
 		config_project_release(dst);
 		return ST_ENOMEM;
 	}
+	return ST_OK;
+}
+
+static size_t field_size(const struct key *k)
+{
+	return k->type == K_BOOL ? sizeof(bool)
+	       : k->type == K_VERSION ? sizeof(struct semver_ver)
+	       : k->type == K_BUILD ? sizeof(enum build_system)
+				     : sizeof(unsigned);
+}
+
+size_t config_key_count(void)
+{
+	return N_KEYS;
+}
+
+int config_project_field(const struct config_project *p, size_t i,
+			 struct config_field *out)
+{
+	const struct key *k;
+
+	if (i >= N_KEYS)
+		return ST_ENOTFOUND;
+	k = &keys[i];
+	out->name = k->name;
+	out->is_string = k->type <= K_PATH;
+	if (out->is_string) {
+		out->text = *str_field((struct config_project *)p, k);
+		out->data = NULL;
+		out->size = 0;
+	} else {
+		out->text = NULL;
+		out->data = (const char *)p + k->offset;
+		out->size = field_size(k);
+	}
+	return ST_OK;
+}
+
+int config_project_field_set(struct config_project *p, size_t i,
+			     const struct config_field *f)
+{
+	const struct key *k;
+	char *copy = NULL;
+
+	if (i >= N_KEYS || f->is_string != (keys[i].type <= K_PATH))
+		return ST_EINVAL;
+	k = &keys[i];
+	if (!f->is_string) {
+		if (f->size != field_size(k))
+			return ST_EINVAL;
+		if (k->type == K_BOOL)
+			*(bool *)(void *)((char *)p + k->offset) =
+				*(const unsigned char *)f->data != 0;
+		else if (k->type == K_BUILD) {
+			enum build_system b;
+
+			memcpy(&b, f->data, sizeof(b));
+			if (b != BUILD_SIMPLE && b != BUILD_VERSION_FILE &&
+			    b != BUILD_MAVEN)
+				return ST_EINVAL;
+			p->build = b;
+		} else
+			memcpy((char *)p + k->offset, f->data, f->size);
+		return ST_OK;
+	}
+	if (f->text && !(copy = strdup(f->text)))
+		return ST_ENOMEM;
+	free(*str_field(p, k));
+	*str_field(p, k) = copy;
 	return ST_OK;
 }
 

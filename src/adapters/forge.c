@@ -3,6 +3,7 @@
 #include "semver-tagger/forge.h"
 #include "semver-tagger/forge_fleet.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,4 +148,31 @@ void forge_project_release(struct forge_project *p)
 	free(p->http_url_to_repo);
 	free(p->web_url);
 	forge_project_init(p);
+}
+
+void forge_push_rule_init(struct forge_push_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void forge_push_rule_release(struct forge_push_rule *r)
+{
+	free(r->commit_message_regex);
+	free(r->commit_message_negative_regex);
+	free(r->branch_name_regex);
+	free(r->author_email_regex);
+	forge_push_rule_init(r);
+}
+
+int forge_push_rule(struct forge *f, struct forge_push_rule *out,
+		    struct st_error *err)
+{
+	if (!f->ops->push_rule) {
+		forge_push_rule_release(out);
+		out->state = FORGE_PUSH_RULES_UNAVAILABLE;
+		snprintf(out->detail, sizeof(out->detail), "forge %s has no "
+			 "push rules", f->ops->name);
+		return ST_OK;
+	}
+	return f->ops->push_rule(f->impl, out, err);
 }

@@ -75,6 +75,7 @@ static const struct forge_ops gitlab_ops = {
 	.free = gitlab_free,
 	.project_cached = gitlab_project_cached,
 	.preload_mrs = gitlab_preload_mrs,
+	.push_rule = gitlab_push_rule,
 	.fleet = &gitlab_fleet_ops,
 };
 

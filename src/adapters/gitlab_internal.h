@@ -30,6 +30,7 @@ enum gitlab_action {
 	GITLAB_POST_NOTE,
 	GITLAB_RELEASE,
 	GITLAB_STATUS,
+	GITLAB_READ_PUSH_RULE,
 };
 
 /* One request to api_url + path (+ "?" query). Returns 0 with the final
@@ -86,6 +87,9 @@ int gitlab_create_release(void *impl, const struct forge_release *rel,
 			  enum forge_outcome *out, struct st_error *err);
 int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 			     enum forge_outcome *out, struct st_error *err);
+/* GET /projects/:id/push_rule (gitlab_pushrule.c). */
+int gitlab_push_rule(void *impl, struct forge_push_rule *out,
+		     struct st_error *err);
 
 /* The MR cache body (JSON, gitlab_cache_read.c) into c (initialised by
  * the caller; partly filled on error). what names the file in errors. */

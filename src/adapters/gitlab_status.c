@@ -31,6 +31,8 @@ static const char *permission(enum gitlab_action a)
 		       "(Maintainer when the tag is protected)";
 	case GITLAB_STATUS:
 		return "the api scope and at least the Developer role";
+	case GITLAB_READ_PUSH_RULE:
+		return "the read_api scope and the Maintainer role";
 	}
 	return "more permissions";
 }
@@ -47,6 +49,8 @@ static const char *job_cannot(enum gitlab_action a)
 		return "set commit statuses";
 	case GITLAB_READ_PROJECT:
 		return "read the project";
+	case GITLAB_READ_PUSH_RULE:
+		return "read push rules";
 	case GITLAB_RELEASE:
 		break;
 	}

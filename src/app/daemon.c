@@ -1,33 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon: configuration generations, the scheduler's run hook (one
- * child process per reconciliation or MR check, see cycle.h), the webhook
- * handlers, systemd notification and the signal loop.
+ * The daemon's lifecycle (the other concerns: daemon_internal.h): start,
+ * the signal loop, reload, shutdown, systemd notification.
  *
  * Threads: the main thread (signals, reload, watchdog), the listener's
  * thread (libmicrohttpd: decode, decide, enqueue; never blocks) and the
- * scheduler's workers (wait for children, set commit statuses). Signal
- * handlers only set flags; the main thread sleeps in ppoll() with the
- * signals unblocked only there.
+ * scheduler's threads, each waiting on an engine worker process
+ * (worker.h) for its turn's jobs. Signal handlers only set flags; the main
+ * thread sleeps in ppoll() with the signals unblocked only there.
  */
-#include "daemon.h"
+#include "daemon_internal.h"
 
-#include "cycle.h"
-#include "metrics.h"
 #include "output.h"
-#include "scheduler.h"
-#include "sdnotify.h"
-#include "semver-tagger/config.h"
 #include "semver-tagger/error.h"
-#include "semver-tagger/forge.h"
-#include "semver-tagger/gitlab.h"
 #include "semver-tagger/http.h"
-#include "semver-tagger/labels.h"
 #include "semver-tagger/log.h"
-#include "semver-tagger/num.h"
-#include "semver-tagger/secret.h"
-#include "semver-tagger/strbuf.h"
-#include "semver-tagger/webhook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,17 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define CYCLE_DEADLINE_S 3600 /* a reconciliation, first clone included */
-#define CHECK_DEADLINE_S 600
-#define STOP_GRACE_S 5        /* SIGTERM: time for a cycle to finish */
-#define STATUS_DESC_MAX 255   /* GitLab's commit status description */
-#define NO_LABEL_DESC "no impact label: add ImpactMajor, ImpactMinor or " \
-		      "ImpactPatch"
 
 /* The only mutable globals: set by signal handlers, read by the loop. */
 static volatile sig_atomic_t got_term, got_hup;
@@ -61,82 +39,6 @@ static void on_signal(int sig)
 		got_term = 1;
 }
 
-struct gen;
-
-/* A project of one configuration generation. */
-struct project_rt {
-	struct gen *gen;
-	struct config_project *cfg;
-	struct secret token;
-	/* Touched only by the worker running the project's turn. */
-	uint64_t logged_fp; /* problems last logged, to log changes only */
-};
-
-/* One loaded configuration, shared by reference (reload swaps it). */
-struct gen {
-	atomic_int refs;
-	struct config cfg;
-	int config_fd;        /* the validated text, for the children */
-	char *state_dir;
-	struct secret webhook_secret;
-	struct project_rt *p;
-	size_t n;
-	int64_t loaded_unix;
-};
-
-struct daemon {
-	const struct daemon_args *a;
-	char **env;
-	pthread_mutex_t lock;  /* gen, reload counters */
-	struct gen *gen;
-	struct scheduler *sched;
-	struct webhook_server *server;
-	struct sdnotify notify;
-	int listen_fds;        /* from systemd socket activation */
-	char exe[64];
-	int stop_pipe[2];
-	atomic_int stopping; /* read by the listener and the workers */
-	int64_t start_unix;
-	uint64_t reloads_ok, reloads_failed;
-	struct scheduler_options so;
-};
-
-/* One queued MR check (from a webhook). */
-struct mr_check {
-	int64_t iid;
-	char *target, *source, *sha, *title, *url;
-	char **labels;
-	size_t n_labels;
-};
-
-/* ---- generations --------------------------------------------------------- */
-
-static void gen_free(struct gen *g)
-{
-	if (!g)
-		return;
-	for (size_t i = 0; i < g->n; i++)
-		secret_release(&g->p[i].token);
-	free(g->p);
-	secret_release(&g->webhook_secret);
-	if (g->config_fd >= 0)
-		close(g->config_fd);
-	free(g->state_dir);
-	config_release(&g->cfg);
-	free(g);
-}
-
-static void gen_ref(struct gen *g)
-{
-	atomic_fetch_add(&g->refs, 1);
-}
-
-static void gen_unref(struct gen *g)
-{
-	if (g && atomic_fetch_sub(&g->refs, 1) == 1)
-		gen_free(g);
-}
-
 static void rt_ref(void *data)
 {
 	gen_ref(((struct project_rt *)data)->gen);
@@ -145,856 +47,6 @@ static void rt_ref(void *data)
 static void rt_unref(void *data)
 {
 	gen_unref(((struct project_rt *)data)->gen);
-}
-
-static struct gen *gen_get(struct daemon *d)
-{
-	struct gen *g;
-
-	pthread_mutex_lock(&d->lock);
-	g = d->gen;
-	gen_ref(g);
-	pthread_mutex_unlock(&d->lock);
-	return g;
-}
-
-static int read_text(const char *path, struct strbuf *sb, struct st_error *err)
-{
-	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	int rc = 0;
-
-	if (fd < 0)
-		return st_error_set(err, ST_ECONFIG, "%s: %s", path,
-				    strerror(errno));
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = st_error_set(err, ST_ECONFIG, "%s: %s", path,
-					  strerror(errno));
-			break;
-		}
-		if (r == 0)
-			break;
-		if (strbuf_add(sb, chunk, (size_t)r) != 0) {
-			rc = st_error_set(err, ST_ECONFIG, "%s: larger than "
-					  "%d bytes", path, CONFIG_FILE_MAX);
-			break;
-		}
-	}
-	close(fd);
-	return rc;
-}
-
-static int mkdir_p(const char *path, struct st_error *err)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return st_error_set(err, ST_ECONFIG, "state directory '%s' is "
-				    "empty or too long", path);
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return st_error_set(err, ST_EIO, "state directory %s: "
-					    "%s", buf, strerror(errno));
-		buf[i] = i == n ? '\0' : '/';
-	}
-	if (access(path, W_OK | X_OK) != 0)
-		return st_error_set(err, ST_EIO, "state directory %s: %s",
-				    path, strerror(errno));
-	return ST_OK;
-}
-
-static char *state_dir_for(const struct daemon *d, const struct config *c)
-{
-	const char *sd;
-	char buf[4096];
-
-	if (d->a->state_dir)
-		return strdup(d->a->state_dir);
-	if (c->state_dir)
-		return strdup(c->state_dir);
-	/* systemd's StateDirectory= (a colon-separated list) */
-	sd = config_getenv(d->env, "STATE_DIRECTORY");
-	if (sd && *sd) {
-		size_t n = strcspn(sd, ":");
-
-		if (n < sizeof(buf)) {
-			memcpy(buf, sd, n);
-			buf[n] = '\0';
-			return strdup(buf);
-		}
-	}
-	return strdup(DAEMON_STATE_DEFAULT);
-}
-
-/* The project's token: token_file, token_env, else the gitlab-token
- * credential (LoadCredential=). */
-static int load_token(const struct config_project *p, struct secret *s,
-		      struct st_error *err)
-{
-	int rc;
-
-	if (p->token_file)
-		rc = secret_read_file(s, p->token_file, err);
-	else if (p->token_env)
-		rc = secret_from_env(s, p->token_env, false, err);
-	else
-		rc = secret_from_credentials(s, "gitlab-token", err);
-	if (rc == ST_ENOTFOUND && !p->token_file && !p->token_env) {
-		st_error_clear(err);
-		rc = st_error_set(err, ST_EAUTH, "no API token: set "
-				  "token_file or token_env, or give the "
-				  "gitlab-token credential (LoadCredential=)");
-	}
-	if (rc == 0)
-		log_add_secret(s->value);
-	return rc;
-}
-
-static int load_webhook_secret(const struct config *c, struct secret *s,
-			       struct st_error *err)
-{
-	int rc = secret_from_credentials(s, "webhook-secret", err);
-
-	if (rc == ST_ENOTFOUND && c->webhook_secret_file) {
-		st_error_clear(err);
-		rc = secret_read_file(s, c->webhook_secret_file, err);
-	} else if (rc == ST_ENOTFOUND) {
-		st_error_clear(err);
-		rc = st_error_set(err, ST_ECONFIG, "the webhook listener needs "
-				  "a secret: set webhook_secret_file, or give "
-				  "the webhook-secret credential "
-				  "(LoadCredential=)");
-	}
-	if (rc == 0)
-		log_add_secret(s->value);
-	return rc;
-}
-
-static int check_project(struct project_rt *rt, struct st_error *err)
-{
-	const struct config_project *p = rt->cfg;
-	struct labels *l;
-
-	if (!p->api_url)
-		return st_error_set(err, ST_ECONFIG, "no api_url (e.g. "
-				    "https://gitlab.example.com/api/v4)");
-	l = labels_new(p->label_major, p->label_minor, p->label_patch, err);
-	if (!l)
-		return err->code ? err->code : ST_ECONFIG;
-	labels_free(l);
-	return load_token(p, &rt->token, err);
-}
-
-static int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
-{
-	const char *path = d->a->config_path ? d->a->config_path
-					     : DAEMON_CONFIG_DEFAULT;
-	struct gen *g = calloc(1, sizeof(*g));
-	struct strbuf text;
-	int rc;
-
-	if (!g)
-		return st_error_set(err, ST_ENOMEM, "out of memory");
-	atomic_init(&g->refs, 1);
-	g->config_fd = -1;
-	config_init(&g->cfg);
-	secret_init(&g->webhook_secret);
-	g->loaded_unix = (int64_t)time(NULL);
-	strbuf_init(&text, CONFIG_FILE_MAX);
-	rc = read_text(path, &text, err);
-	if (rc == 0)
-		rc = config_load_string(path, strbuf_str(&text), text.len,
-					&g->cfg, err);
-	if (rc == 0 && g->cfg.n_projects == 0)
-		rc = st_error_set(err, ST_ECONFIG, "%s: no [project \"...\"] "
-				  "section: nothing to release", path);
-	if (rc == 0 && !(g->cfg.path = strdup(path)))
-		rc = st_error_set(err, ST_ENOMEM, "out of memory");
-	if (rc == 0 && !(g->state_dir = state_dir_for(d, &g->cfg)))
-		rc = st_error_set(err, ST_ENOMEM, "out of memory");
-	if (rc == 0)
-		rc = mkdir_p(g->state_dir, err);
-	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
-		rc = load_webhook_secret(&g->cfg, &g->webhook_secret, err);
-	if (rc == 0 && !(g->p = calloc(g->cfg.n_projects, sizeof(*g->p))))
-		rc = st_error_set(err, ST_ENOMEM, "out of memory");
-	for (size_t i = 0; rc == 0 && i < g->cfg.n_projects; i++) {
-		struct project_rt *rt = &g->p[i];
-
-		rt->gen = g;
-		rt->cfg = &g->cfg.projects[i];
-		secret_init(&rt->token);
-		g->n = i + 1;
-		rc = check_project(rt, err);
-		if (rc)
-			st_error_prefix(err, "%s: [project \"%s\"]", path,
-					rt->cfg->name);
-	}
-	if (rc == 0) {
-		g->config_fd = memfd_create("semver-tagger.conf", MFD_CLOEXEC);
-		if (g->config_fd < 0 ||
-		    write(g->config_fd, strbuf_str(&text), text.len) !=
-			    (ssize_t)text.len)
-			rc = st_error_set(err, ST_EIO, "memfd: %s",
-					  strerror(errno));
-	}
-	strbuf_release(&text);
-	if (rc) {
-		gen_free(g);
-		return rc;
-	}
-	*out = g;
-	return ST_OK;
-}
-
-/* ---- reconciliations and checks (worker threads) -------------------------- */
-
-static void child_log(void *ctx, enum log_level level, const char *line)
-{
-	const struct project_rt *rt = ctx;
-
-	log_msg(level, "%s: %s", rt->cfg->name, line);
-}
-
-static void base_job(struct daemon *d, struct project_rt *rt,
-		     struct cycle_job *j)
-{
-	memset(j, 0, sizeof(*j));
-	j->exe = d->exe;
-	j->config_fd = rt->gen->config_fd;
-	j->section = rt->cfg->name;
-	j->state_dir = rt->gen->state_dir;
-	j->token = rt->token.value;
-	j->debug = log_threshold() >= LOG_LEVEL_DEBUG;
-	j->stop_fd = d->stop_pipe[0];
-	j->deadline_s = CYCLE_DEADLINE_S;
-	j->grace_s = STOP_GRACE_S;
-	j->log_line = child_log;
-	j->log_ctx = rt;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-
-	return v && cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; s && *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h ^ 0xff;
-}
-
-/* "!12, !13" of a branch's merge requests. */
-static void mr_list(const cJSON *branch, char *buf, size_t size)
-{
-	const cJSON *mrs = cJSON_GetObjectItemCaseSensitive(branch,
-							    "merge_requests");
-	const cJSON *m;
-	size_t off = 0;
-
-	buf[0] = '\0';
-	cJSON_ArrayForEach(m, mrs) {
-		const cJSON *iid = cJSON_GetObjectItemCaseSensitive(m, "iid");
-		int n;
-
-		if (!cJSON_IsNumber(iid) || off + 16 >= size)
-			continue;
-		n = snprintf(buf + off, size - off, "%s!%.0f", off ? ", " : "",
-			     iid->valuedouble);
-		if (n > 0)
-			off += (size_t)n;
-	}
-}
-
-static void log_goal(const char *project, const cJSON *branch,
-		     const cJSON *g, unsigned *releases)
-{
-	const char *kind = jstr(g, "kind"), *state = jstr(g, "state");
-	const char *version = jstr(g, "version"), *bname = jstr(g, "branch");
-	const char *action = jstr(g, "action"), *commit = jstr(g, "commit");
-
-	if (!kind || !state)
-		return;
-	if (strcmp(state, "failed") == 0) {
-		log_error("%s: %s %s: %s", project, kind,
-			  bname ? bname : version ? version : "?",
-			  jstr(g, "detail") ? jstr(g, "detail") : "failed");
-		return;
-	}
-	if (strcmp(state, "done") != 0)
-		return;
-	if (strcmp(kind, "tag") == 0) {
-		char mrs[512] = "";
-		const char *impact = branch ? jstr(branch, "impact") : NULL;
-
-		if (branch)
-			mr_list(branch, mrs, sizeof(mrs));
-		(*releases)++;
-		log_notice("%s: released %s on %s (%s%s%s)", project,
-			   version ? version : "?",
-			   branch && jstr(branch, "branch")
-				   ? jstr(branch, "branch") : "?",
-			   impact ? impact : "maintenance",
-			   mrs[0] ? ": " : "", mrs);
-		return;
-	}
-	log_info("%s: %s %s%s%s: %s at %.12s", project, kind,
-		 bname ? bname : "", version && strcmp(kind, "prep") == 0
-		 ? " " : "", version && strcmp(kind, "prep") == 0 ? version : "",
-		 action && *action ? action : "done", commit ? commit : "");
-}
-
-/* Problems (refusals, warnings) are logged when they change, not on
- * every poll. */
-static void log_problems(struct project_rt *rt, const cJSON *report,
-			 int status, const char *error)
-{
-	const char *name = rt->cfg->name;
-	const cJSON *branches = cJSON_GetObjectItemCaseSensitive(report,
-								 "branches");
-	const cJSON *b, *w;
-	uint64_t fp = 1469598103934665603ull;
-	bool any = false;
-
-	cJSON_ArrayForEach(b, branches) {
-		const cJSON *list[2] = {
-			cJSON_GetObjectItemCaseSensitive(b, "errors"),
-			cJSON_GetObjectItemCaseSensitive(b, "warnings"),
-		};
-
-		for (int k = 0; k < 2; k++)
-			cJSON_ArrayForEach(w, list[k]) {
-				fp = fnv(fp, jstr(w, "message"));
-				any = true;
-			}
-	}
-	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(report,
-							       "warnings")) {
-		fp = fnv(fp, cJSON_IsString(w) ? w->valuestring : "");
-		any = true;
-	}
-	if (status == ST_EREFUSED || status == ST_ECONFLICT)
-		fp = fnv(fp, error);
-	if (fp == rt->logged_fp)
-		return;
-	rt->logged_fp = fp;
-	if (!any && status != ST_EREFUSED && status != ST_ECONFLICT)
-		return;
-	cJSON_ArrayForEach(b, branches) {
-		cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(b,
-								       "errors"))
-			log_warning("%s: %s", name, jstr(w, "message")
-				    ? jstr(w, "message") : "?");
-		cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(
-					      b, "warnings"))
-			log_warning("%s: %s", name, jstr(w, "message")
-				    ? jstr(w, "message") : "?");
-	}
-	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(report,
-							       "warnings"))
-		if (cJSON_IsString(w))
-			log_warning("%s: %s", name, w->valuestring);
-	if ((status == ST_ECONFLICT || status == ST_EREFUSED) && error &&
-	    *error)
-		log_warning("%s: %s", name, error);
-}
-
-static void refresh_open_mrs(struct daemon *d, struct project_rt *rt,
-			     const char *default_branch);
-
-static void reconcile(struct daemon *d, struct project_rt *rt,
-		      const char *why, struct sched_outcome *out)
-{
-	const char *name = rt->cfg->name;
-	struct cycle_job j;
-	struct cycle_result r;
-	const cJSON *b, *g;
-	unsigned releases = 0;
-
-	base_job(d, rt, &j);
-	log_debug("%s: reconciling (%s)", name, why);
-	cycle_run(&j, &r);
-	if (r.abandoned) {
-		log_warning("%s: reconciliation abandoned: the daemon stops",
-			    name);
-		cycle_result_release(&r);
-		return; /* not a failure of the project */
-	}
-	out->cycle_ran = true;
-	out->status = r.status;
-	out->seconds = r.seconds;
-	snprintf(out->error, sizeof(out->error), "%s", r.error);
-	if (r.report) {
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(
-			r.report, "api_requests");
-
-		if (cJSON_IsNumber(n) && n->valuedouble >= 0)
-			out->api_requests = (unsigned)n->valuedouble;
-		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(
-					      r.report, "branches"))
-			cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(
-						      b, "goals"))
-				log_goal(name, b, g, &releases);
-		cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(
-					      r.report, "maintenance"))
-			log_goal(name, NULL, g, &releases);
-		log_problems(rt, r.report, r.status, r.error);
-	}
-	out->releases = releases;
-	if (releases && !d->stopping)
-		refresh_open_mrs(d, rt, jstr(r.report, "default_branch"));
-	if (r.status == ST_OK || r.status == ST_EREFUSED ||
-	    r.status == ST_ECONFLICT) {
-		if (!r.report)
-			log_problems(rt, NULL, r.status, r.error);
-		log_debug("%s: reconciled in %.2f s (%s, %s)", name, r.seconds,
-			  why, st_status_name(r.status));
-	} else {
-		rt->logged_fp = 0;
-		log_msg(r.status == ST_ETEMP || r.status == ST_ERACE
-			? LOG_LEVEL_WARNING : LOG_LEVEL_ERROR,
-			"%s: reconciliation failed (%s): %s; will retry", name,
-			st_status_name(r.status), r.error);
-	}
-	cycle_result_release(&r);
-}
-
-static void mr_check_free(void *item)
-{
-	struct mr_check *c = item;
-
-	if (!c)
-		return;
-	free(c->target);
-	free(c->source);
-	free(c->sha);
-	free(c->title);
-	free(c->url);
-	for (size_t i = 0; i < c->n_labels; i++)
-		free(c->labels[i]);
-	free(c->labels);
-	free(c);
-}
-
-static struct mr_check *mr_check_from(const struct webhook_event *ev)
-{
-	struct mr_check *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->iid = ev->iid;
-	c->target = strdup(ev->target_branch);
-	c->source = ev->source_branch ? strdup(ev->source_branch) : NULL;
-	c->sha = strdup(ev->head_sha);
-	c->title = ev->title ? strdup(ev->title) : NULL;
-	c->url = ev->url ? strdup(ev->url) : NULL;
-	c->labels = calloc(ev->n_labels ? ev->n_labels : 1, sizeof(char *));
-	if (!c->target || !c->sha || !c->labels) {
-		mr_check_free(c);
-		return NULL;
-	}
-	for (size_t i = 0; i < ev->n_labels; i++) {
-		/* CI_MERGE_REQUEST_LABELS is comma-separated; GitLab label
-		 * names cannot contain one. */
-		if (strchr(ev->labels[i], ','))
-			continue;
-		if (!(c->labels[c->n_labels] = strdup(ev->labels[i]))) {
-			mr_check_free(c);
-			return NULL;
-		}
-		c->n_labels++;
-	}
-	return c;
-}
-
-static int make_forge(struct daemon *d, const struct project_rt *rt,
-		      struct forge **out, struct st_error *err)
-{
-	const struct config_project *p = rt->cfg;
-	struct gitlab_options g;
-
-	gitlab_options_default(&g);
-	g.api_url = p->api_url;
-	g.project = p->project;
-	g.token = rt->token.value;
-	g.token_kind = GITLAB_TOKEN_PRIVATE;
-	g.http.connect_timeout_ms = (long)p->connect_timeout * 1000;
-	g.http.timeout_ms = (long)p->total_timeout * 1000;
-	g.http.ca_file = p->ca_file;
-	g.http.ca_path = p->ca_dir;
-	g.http.cancel = &d->stopping;
-	return gitlab_forge_new(&g, out, err);
-}
-
-static struct mr_check *mr_check_from_forge(const struct forge_mr *mr)
-{
-	struct webhook_event ev;
-	struct mr_check *c;
-
-	webhook_event_init(&ev);
-	ev.iid = mr->iid;
-	ev.target_branch = mr->target_branch;
-	ev.source_branch = mr->source_branch;
-	ev.head_sha = mr->head_sha;
-	ev.title = mr->title;
-	ev.url = mr->web_url;
-	ev.labels = mr->labels;
-	ev.n_labels = mr->n_labels;
-	c = mr_check_from(&ev); /* copies; ev is borrowed, not released */
-	return c;
-}
-
-static bool released_from(const struct project_rt *rt, const char *branch,
-			  const char *default_branch)
-{
-	const char *prefix = rt->cfg->release_prefix;
-	size_t n = strlen(prefix);
-
-	if (!branch)
-		return false;
-	if (default_branch && strcmp(branch, default_branch) == 0)
-		return true;
-	return n && strncmp(branch, prefix, n) == 0 && branch[n];
-}
-
-/*
- * A release changes what merging every open MR would release ("1.4.0" is
- * taken now): queue a fresh check of each, for the turn after this one.
- */
-static void refresh_open_mrs(struct daemon *d, struct project_rt *rt,
-			     const char *default_branch)
-{
-	const char *name = rt->cfg->name;
-	struct forge *forge = NULL;
-	struct forge_mr_list l;
-	struct forge_list_result res;
-	struct st_error err;
-	size_t n = 0;
-
-	st_error_clear(&err);
-	forge_mr_list_init(&l);
-	memset(&res, 0, sizeof(res));
-	if (make_forge(d, rt, &forge, &err) != 0 ||
-	    forge_open_mrs(forge, &l, &res, &err) != 0) {
-		log_warning("%s: open merge requests not re-checked: %s", name,
-			    err.msg);
-		forge_free(forge);
-		return;
-	}
-	for (size_t i = 0; i < l.len && n < d->so.max_checks; i++) {
-		const struct forge_mr *mr = &l.items[i];
-		struct mr_check *c;
-
-		if (!mr->head_sha || !released_from(rt, mr->target_branch,
-						    rt->cfg->default_branch
-						    ? rt->cfg->default_branch
-						    : default_branch))
-			continue;
-		c = mr_check_from_forge(mr);
-		if (c && scheduler_enqueue(d->sched, name, mr->iid, c))
-			n++;
-	}
-	if (n)
-		log_info("%s: re-checking %zu open merge request%s after the "
-			 "release", name, n, n == 1 ? "" : "s");
-	forge_mr_list_release(&l);
-	forge_free(forge);
-}
-
-static const char *impact_title(const char *impact)
-{
-	if (!impact)
-		return "no impact";
-	if (strcmp(impact, "major") == 0)
-		return "ImpactMajor";
-	if (strcmp(impact, "minor") == 0)
-		return "ImpactMinor";
-	if (strcmp(impact, "patch") == 0)
-		return "ImpactPatch";
-	return impact;
-}
-
-/* Cut s to at most max bytes without splitting a UTF-8 sequence. */
-static void utf8_cut(char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	s[max] = '\0';
-}
-
-/* The verdict from the child's report. false when there is none. */
-static bool verdict(const struct cycle_result *r, const struct mr_check *c,
-		    enum forge_commit_state *state, char *desc, size_t size)
-{
-	const cJSON *b = NULL, *errors, *first;
-	const char *next, *kind;
-
-	if (r->report)
-		b = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
-					       r->report, "branches"), 0);
-	if (r->status == ST_EREFUSED) {
-		errors = b ? cJSON_GetObjectItemCaseSensitive(b, "errors")
-			   : NULL;
-		first = cJSON_GetArrayItem(errors, 0);
-		kind = jstr(first, "kind");
-		*state = FORGE_STATUS_FAILED;
-		if (kind && strcmp(kind, "missing-impact") == 0)
-			snprintf(desc, size, "%s", NO_LABEL_DESC);
-		else
-			snprintf(desc, size, "%s", jstr(first, "message")
-				 ? jstr(first, "message") : r->error);
-		utf8_cut(desc, STATUS_DESC_MAX);
-		return true;
-	}
-	if (r->status != ST_OK || !b)
-		return false;
-	next = jstr(b, "next");
-	*state = FORGE_STATUS_SUCCESS;
-	if (next)
-		snprintf(desc, size, "%s: merging releases %s on %s",
-			 impact_title(jstr(b, "impact")), next, c->target);
-	else
-		snprintf(desc, size, "merging releases nothing on %s",
-			 c->target);
-	utf8_cut(desc, STATUS_DESC_MAX);
-	return true;
-}
-
-static int set_status(struct daemon *d, struct project_rt *rt,
-		      const struct mr_check *c, enum forge_commit_state state,
-		      const char *desc, struct st_error *err)
-{
-	struct forge *forge = NULL;
-	struct forge_commit_status st = {
-		.sha = c->sha,
-		.name = "semver-tagger",
-		.state = state,
-		.description = desc,
-		.target_url = c->url,
-		.ref = c->source,
-	};
-	enum forge_outcome outcome;
-	int rc = make_forge(d, rt, &forge, err);
-
-	if (rc == 0)
-		rc = forge_set_commit_status(forge, &st, &outcome, err);
-	forge_free(forge);
-	return rc;
-}
-
-static void check_mr(struct daemon *d, struct project_rt *rt,
-		     const struct mr_check *c, struct sched_outcome *out)
-{
-	const char *name = rt->cfg->name;
-	struct cycle_job j;
-	struct cycle_result r;
-	enum forge_commit_state state;
-	char desc[1024];
-	struct st_error err;
-
-	base_job(d, rt, &j);
-	j.deadline_s = CHECK_DEADLINE_S;
-	j.iid = c->iid;
-	j.target_branch = c->target;
-	j.title = c->title;
-	j.labels = (const char *const *)c->labels;
-	j.n_labels = c->n_labels;
-	cycle_run(&j, &r);
-	st_error_clear(&err);
-	if (r.abandoned) {
-		cycle_result_release(&r);
-		return;
-	}
-	if (!verdict(&r, c, &state, desc, sizeof(desc))) {
-		out->checks_failed++;
-		log_warning("%s: !%lld: no verdict (%s): %s", name,
-			    (long long)c->iid, st_status_name(r.status),
-			    r.error);
-	} else if (set_status(d, rt, c, state, desc, &err) != 0) {
-		out->checks_failed++;
-		log_warning("%s: !%lld: commit status not set: %s", name,
-			    (long long)c->iid, err.msg);
-	} else {
-		out->checks_done++;
-		log_info("%s: !%lld: status %s on %.12s: %s", name,
-			 (long long)c->iid,
-			 state == FORGE_STATUS_SUCCESS ? "success" : "failed",
-			 c->sha, desc);
-	}
-	cycle_result_release(&r);
-}
-
-static void run_turn(void *ctx, const struct sched_turn *t,
-		     struct sched_outcome *out)
-{
-	struct daemon *d = ctx;
-	struct project_rt *rt = t->data;
-
-	if (t->cycle && !*t->stopping)
-		reconcile(d, rt, t->why, out);
-	for (size_t i = 0; i < t->n_checks && !*t->stopping; i++)
-		check_mr(d, rt, t->checks[i], out);
-}
-
-/* ---- webhooks (the listener's thread) ------------------------------------ */
-
-static bool same_project(const struct webhook_event *ev,
-			 const struct config_project *p)
-{
-	uint64_t id;
-
-	if (ev->project_path && (strcmp(ev->project_path, p->project) == 0 ||
-				 strcmp(ev->project_path, p->name) == 0))
-		return true;
-	return ev->project_id > 0 &&
-	       num_parse_u64_max(p->project, INT64_MAX, &id) == 0 &&
-	       (int64_t)id == ev->project_id;
-}
-
-/* X-Gitlab-Instance is the base URL; api_url starts with it. */
-static bool same_instance(const char *instance, const char *api_url)
-{
-	size_t n;
-
-	if (!instance || !*instance || !api_url)
-		return false;
-	n = strlen(instance);
-	while (n && instance[n - 1] == '/')
-		n--;
-	return strncmp(api_url, instance, n) == 0 &&
-	       (api_url[n] == '/' || api_url[n] == '\0');
-}
-
-static bool act(struct daemon *d, const struct project_rt *rt,
-		const struct webhook_event *ev,
-		const struct webhook_delivery *dl)
-{
-	const struct config_project *p = rt->cfg;
-	struct webhook_branches b = { p->release_prefix, p->default_branch };
-	char reason[256], why[300];
-	enum webhook_decision dec = webhook_decide(ev, &b, reason,
-						   sizeof(reason));
-	struct mr_check *c;
-
-	switch (dec) {
-	case WEBHOOK_RECONCILE:
-		log_info("%s: %s: %s: reconciling", p->name,
-			 dl->event_header ? dl->event_header : "webhook",
-			 reason);
-		snprintf(why, sizeof(why), "webhook: %s", reason);
-		return scheduler_trigger(d->sched, p->name, why);
-	case WEBHOOK_CHECK_MR:
-		log_info("%s: %s: %s: checking", p->name,
-			 dl->event_header ? dl->event_header : "webhook",
-			 reason);
-		c = mr_check_from(ev);
-		return c && scheduler_enqueue(d->sched, p->name, ev->iid, c);
-	default:
-		log_debug("%s: %s: %s: nothing to do", p->name,
-			  dl->event_header ? dl->event_header : "webhook",
-			  reason);
-		return false;
-	}
-}
-
-static int on_event(void *ctx, const struct webhook_event *ev,
-		    const struct webhook_delivery *dl)
-{
-	struct daemon *d = ctx;
-	struct gen *g;
-	bool by_instance = false, matched = false, accepted = false;
-
-	if (d->stopping)
-		return 503;
-	if (ev->kind == WEBHOOK_KIND_OTHER) {
-		log_debug("webhook %s from %s: not handled",
-			  dl->event_header ? dl->event_header : "(no event)",
-			  dl->peer);
-		return 204;
-	}
-	g = gen_get(d);
-	for (size_t i = 0; i < g->n; i++)
-		if (same_project(ev, g->p[i].cfg) &&
-		    same_instance(dl->instance, g->p[i].cfg->api_url))
-			by_instance = true;
-	for (size_t i = 0; i < g->n; i++) {
-		if (!same_project(ev, g->p[i].cfg) ||
-		    (by_instance && !same_instance(dl->instance,
-						   g->p[i].cfg->api_url)))
-			continue;
-		matched = true;
-		if (act(d, &g->p[i], ev, dl))
-			accepted = true;
-	}
-	if (!matched) /* group and system hooks send every project's */
-		log_debug("webhook %s for project %s (id %lld) from %s: not "
-			 "configured here, ignored",
-			 dl->event_header ? dl->event_header : "?",
-			 ev->project_path ? ev->project_path : "?",
-			 (long long)ev->project_id, dl->peer);
-	gen_unref(g);
-	return accepted ? 202 : 204;
-}
-
-static int on_health(void *ctx, struct strbuf *body)
-{
-	struct daemon *d = ctx;
-	struct sched_stats *st = NULL;
-	size_t n = 0;
-	int status;
-
-	if (scheduler_snapshot(d->sched, &st, &n) != 0)
-		return 500;
-	status = metrics_health(body, st, n, d->so.unhealthy_after,
-				d->stopping != 0);
-	free(st);
-	return status;
-}
-
-static int on_metrics(void *ctx, struct strbuf *body)
-{
-	struct daemon *d = ctx;
-	struct sched_stats *st = NULL;
-	struct webhook_stats ws;
-	struct metrics_daemon md;
-	size_t n = 0;
-	int status;
-
-	if (scheduler_snapshot(d->sched, &st, &n) != 0)
-		return 500;
-	memset(&md, 0, sizeof(md));
-	md.start_unix = d->start_unix;
-	pthread_mutex_lock(&d->lock);
-	md.reloads_ok = d->reloads_ok;
-	md.reloads_failed = d->reloads_failed;
-	md.config_loaded_unix = d->gen->loaded_unix;
-	pthread_mutex_unlock(&d->lock);
-	if (d->server) {
-		webhook_server_stats(d->server, &ws);
-		md.webhook = &ws;
-	}
-	status = metrics_render(body, st, n, &md);
-	free(st);
-	return status;
 }
 
 /* ---- lifecycle (main thread) --------------------------------------------- */
@@ -1007,8 +59,8 @@ static int schedule(struct daemon *d, struct gen *g, bool trigger)
 	if (!sp)
 		return -1;
 	for (size_t i = 0; i < g->n; i++) {
-		sp[i].name = g->p[i].cfg->name;
-		sp[i].interval_s = g->p[i].cfg->poll_interval;
+		sp[i].name = g->p[i].s.section;
+		sp[i].interval_s = g->p[i].s.cfg.poll_interval;
 		sp[i].data = &g->p[i];
 	}
 	rc = scheduler_set_projects(d->sched, sp, g->n, trigger);
@@ -1036,6 +88,19 @@ static void status_line(struct daemon *d, const char *prefix)
 	gen_unref(g);
 }
 
+/* Only the current generation's secrets are redacted (rotated tokens
+ * leave the table); the table's limit is said, not ignored. */
+static void secrets_registered(const struct gen *g)
+{
+	size_t lost = gen_register_secrets(g);
+
+	if (lost)
+		log_warning("%zu secret%s (tokens, webhook secret) beyond "
+			    "what the log redaction table holds: the daemon "
+			    "never prints them, but they are not masked if "
+			    "a server echoes them", lost, lost == 1 ? "" : "s");
+}
+
 static void reload(struct daemon *d)
 {
 	struct gen *g = NULL, *old;
@@ -1054,6 +119,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	old = gen_get(d);
+	gen_carry_said(g, old);
+	secrets_registered(g);
 	if ((g->cfg.listen && (!old->cfg.listen ||
 			       strcmp(g->cfg.listen, old->cfg.listen) != 0)) ||
 	    (!g->cfg.listen && old->cfg.listen && d->listen_fds == 0))
@@ -1094,9 +161,9 @@ static int start_listener(struct daemon *d, struct st_error *err)
 	o.secret = g->webhook_secret.value;
 	webhook_limits_default(&o.limits);
 	o.handlers.ctx = d;
-	o.handlers.event = on_event;
-	o.handlers.health = on_health;
-	o.handlers.metrics = on_metrics;
+	o.handlers.event = daemon_on_event;
+	o.handlers.health = daemon_on_health;
+	o.handlers.metrics = daemon_on_metrics;
 	rc = webhook_server_start(&o, &d->server, err);
 	if (rc == 0 && d->listen_fds > 0)
 		log_notice("listening on the socket systemd passed (port %u)",
@@ -1142,8 +209,8 @@ static void shutdown_all(struct daemon *d)
 	d->stopping = 1;
 	if (d->server)
 		webhook_server_quiesce(d->server);
-	/* Children see the pipe readable: STOP_GRACE_S to finish, then
-	 * SIGTERM, then SIGKILL (cycle.c). */
+	/* Waiting turns see the pipe readable: STOP_GRACE_S for their job
+	 * to finish, then the worker gets SIGTERM, then SIGKILL. */
 	if (d->stop_pipe[1] >= 0)
 		do
 			w = write(d->stop_pipe[1], "x", 1);
@@ -1182,7 +249,7 @@ static int start(struct daemon *d, struct st_error *err)
 {
 	struct scheduler_hooks h = {
 		.ctx = d,
-		.run = run_turn,
+		.run = daemon_run_turn,
 		.ref = rt_ref,
 		.unref = rt_unref,
 		.free_item = mr_check_free,
@@ -1194,11 +261,14 @@ static int start(struct daemon *d, struct st_error *err)
 		rc = gen_load(d, &d->gen, err);
 	if (rc)
 		return rc;
+	secrets_registered(d->gen);
 	apply_log_level(d, d->gen);
 	if (pipe2(d->stop_pipe, O_CLOEXEC) != 0)
 		return st_error_set(err, ST_EIO, "pipe: %s", strerror(errno));
 	scheduler_options_default(&d->so);
-	if (scheduler_new(&d->so, &h, &d->sched) != 0 ||
+	if (worker_pool_new(d->so.workers, "/proc/self/exe",
+			    log_threshold() >= LOG_LEVEL_DEBUG, &d->pool) != 0 ||
+	    scheduler_new(&d->so, &h, &d->sched) != 0 ||
 	    schedule(d, d->gen, false) != 0)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	rc = start_listener(d, err);
@@ -1221,7 +291,6 @@ int daemon_main(const struct daemon_args *a, char **env)
 	d.stop_pipe[0] = d.stop_pipe[1] = -1;
 	d.start_unix = (int64_t)time(NULL);
 	pthread_mutex_init(&d.lock, NULL);
-	snprintf(d.exe, sizeof(d.exe), "/proc/self/exe");
 	st_error_clear(&err);
 	sdnotify_open(&d.notify, env);
 	d.listen_fds = sdnotify_listen_fds(env, (long)getpid());
@@ -1244,6 +313,7 @@ int daemon_main(const struct daemon_args *a, char **env)
 	}
 	shutdown_all(&d);
 	scheduler_free(d.sched);
+	worker_pool_free(d.pool);
 	gen_unref(d.gen);
 	for (int i = 0; i < 2; i++)
 		if (d.stop_pipe[i] >= 0)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "once.h"
+#include "worker.h"
 #include "semver-tagger/config.h"
 #include "semver-tagger/http.h"
 #include "semver-tagger/log.h"
@@ -35,6 +36,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_STABLE,
 	OPT_CHECK_CONFIG,
+	OPT_INTERNAL_WORKER,
 	OPT_ASSESS,
 	OPT_PROJECT,
 };
@@ -79,6 +81,7 @@ struct args {
 	struct once_args once;
 	bool mode_once;
 	bool check_config;
+	bool worker;       /* hidden: the daemon's engine worker */
 	bool assess;
 	const char *project;
 	int verbosity;
@@ -114,6 +117,7 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_TOKEN_FILE: a->once.token_file = optarg; break;
 	case OPT_STABLE: a->once.stable_release = true; break;
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
+	case OPT_INTERNAL_WORKER: a->worker = true; break;
 	case OPT_ASSESS: a->assess = true; break;
 	case OPT_PROJECT: a->project = optarg; break;
 	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
@@ -138,6 +142,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "stable-release", no_argument, NULL, OPT_STABLE },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		/* not documented: only the daemon starts workers (worker.h) */
+		{ "internal-worker", no_argument, NULL, OPT_INTERNAL_WORKER },
 		{ "assess", no_argument, NULL, OPT_ASSESS },
 		{ "project", required_argument, NULL, OPT_PROJECT },
 		{ NULL, 0, NULL, 0 },
@@ -193,6 +199,8 @@ int main(int argc, char **argv)
 		  NULL);
 	if (a.check_config)
 		return check_config(a.once.config_path);
+	if (a.worker)
+		return worker_main(WORKER_FD);
 	if (a.assess)
 		return assess_main(&(struct assess_args){ a.once.config_path,
 							  a.project,

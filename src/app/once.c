@@ -6,62 +6,75 @@
  */
 #include "once.h"
 
+#include "engine.h"
 #include "output.h"
 #include "semver-tagger/config.h"
 #include "semver-tagger/gitlab.h"
 #include "semver-tagger/log.h"
 #include "semver-tagger/num.h"
 #include "semver-tagger/release.h"
-#include "semver-tagger/secret.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TOKEN_ENV "SEMVER_TAGGER_TOKEN"
-
 struct once {
 	const struct once_args *a;
 	char **env;
 	struct config file;
-	struct config_project p;
-	struct secret token;
-	enum gitlab_token_kind kind;
+	struct engine_settings s;
 	struct labels *labels;
 	struct forge *forge;
-	char state[4096];
 };
 
-/* [global] of the file, then the project section naming this project (or
- * the only one), then SEMVER_TAGGER_* and CI variables. */
+/* The section for this pipeline: the only one, or the one whose name or
+ * project is $CI_PROJECT_PATH / $CI_PROJECT_ID; else [global]. */
+static const struct config_project *pick_section(const struct once *o)
+{
+	const char *path = config_getenv(o->env, "CI_PROJECT_PATH");
+	const char *id = config_getenv(o->env, "CI_PROJECT_ID");
+	const struct config *f = &o->file;
+
+	for (size_t i = 0; i < f->n_projects; i++) {
+		const struct config_project *p = &f->projects[i];
+
+		if (f->n_projects == 1 ||
+		    (path && (strcmp(p->name, path) == 0 ||
+			      strcmp(p->project, path) == 0)) ||
+		    (id && *id && strcmp(p->project, id) == 0))
+			return p;
+	}
+	return &f->global;
+}
+
+/* [global] of the file, then the project section for this project, then
+ * SEMVER_TAGGER_* and CI variables. A key the section sets itself
+ * (`project =` above all, SPEC §10) is not overridden by a CI variable. */
 static int load_config(struct once *o, struct st_error *err)
 {
-	const char *ci = config_getenv(o->env, "CI_PROJECT_PATH");
-	const struct config_project *base = NULL;
-	int rc = config_project_defaults(&o->p);
+	struct config_project *p = &o->s.cfg;
+	int rc = config_project_defaults(p);
 
 	if (rc)
 		return st_error_set(err, rc, "out of memory");
 	if (o->a->config_path) {
+		const struct config_project *base;
+
 		rc = config_load_file(o->a->config_path, &o->file, err);
 		if (rc)
 			return rc;
-		base = &o->file.global;
-		for (size_t i = 0; i < o->file.n_projects; i++)
-			if (o->file.n_projects == 1 ||
-			    (ci && strcmp(o->file.projects[i].name, ci) == 0))
-				base = &o->file.projects[i];
-		config_project_release(&o->p);
-		memset(&o->p, 0, sizeof(o->p));
-		if (config_project_inherit(&o->p, base) != 0)
+		base = pick_section(o);
+		config_project_release(p);
+		memset(p, 0, sizeof(*p));
+		if (config_project_inherit(p, base) != 0)
 			return st_error_set(err, ST_ENOMEM, "out of memory");
-		o->p.set = 0;
+		p->set = base->set;
 	}
-	rc = config_apply_env(&o->p, o->env, err);
+	rc = config_apply_env(p, o->env, err);
 	if (rc == 0 && o->a->stable_release)
-		o->p.stable_release = true;
-	if (rc == 0 && (!o->p.api_url || !o->p.project))
+		p->stable_release = true;
+	if (rc == 0 && (!p->api_url || !p->project))
 		rc = st_error_set(err, ST_ECONFIG,
 				  "no GitLab project to release: set "
 				  "CI_API_V4_URL and CI_PROJECT_ID (GitLab CI "
@@ -72,56 +85,25 @@ static int load_config(struct once *o, struct st_error *err)
 
 static int load_token(struct once *o, struct st_error *err)
 {
-	char from[256];
-	const char *file = o->a->token_file ? o->a->token_file
-					    : o->p.token_file;
-	int rc;
+	struct engine_token_from from = { true, o->a->token_file };
+	int rc = engine_token_load(&o->s.cfg, &from, &o->s.token,
+				   &o->s.token_kind, err);
 
-	o->kind = GITLAB_TOKEN_PRIVATE;
-	rc = secret_from_env(&o->token, TOKEN_ENV, true, err);
-	if (rc == ST_ENOTFOUND) {
-		st_error_clear(err);
-		rc = gitlab_token_find(file, &o->token, &o->kind, from,
-				       sizeof(from), err);
-	}
-	if (rc == ST_ENOTFOUND)
-		return st_error_set(err, ST_EAUTH,
-				    "no API token: set %s (a project or "
-				    "personal access token with the api and "
-				    "write_repository scopes), or use "
-				    "--token-file",
-				    TOKEN_ENV);
-	if (rc == 0)
-		log_add_secret(o->token.value);
+	if (rc == 0 && log_add_secret(o->s.token.value) != 0)
+		rc = st_error_set(err, ST_EAUTH, "the token cannot be hidden "
+				  "from the log (too long): not using it");
 	return rc;
 }
 
-static void project_key(const char *project, char *buf, size_t size)
-{
-	size_t j = 0;
-
-	for (const char *s = project; *s && j + 4 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    (c == '.' && j > 0))
-			buf[j++] = (char)c;
-		else
-			j += (size_t)snprintf(buf + j, size - j, "%%%02X", c);
-	}
-	buf[j] = '\0';
-}
-
 /* --state-dir, SEMVER_TAGGER_STATE_DIR, the file's state_dir, or the
- * user's cache home; then one folder per project. */
+ * user's cache home; then one folder per GitLab project. */
 static int state_dir(struct once *o, struct st_error *err)
 {
 	const char *base = o->a->state_dir;
 	const char *xdg = config_getenv(o->env, "XDG_CACHE_HOME");
 	const char *home = config_getenv(o->env, "HOME");
-	char fallback[2048], key[1024];
-	int n;
+	char fallback[2048], dir[ENGINE_PATH_MAX];
+	int rc;
 
 	if (!base)
 		base = config_getenv(o->env, "SEMVER_TAGGER_STATE_DIR");
@@ -136,32 +118,19 @@ static int state_dir(struct once *o, struct st_error *err)
 		return st_error_set(err, ST_ECONFIG,
 				    "no state directory: use --state-dir or "
 				    "SEMVER_TAGGER_STATE_DIR");
-	project_key(o->p.project, key, sizeof(key));
-	n = snprintf(o->state, sizeof(o->state), "%s/projects/%s", base, key);
-	if (n < 0 || (size_t)n >= sizeof(o->state))
-		return st_error_set(err, ST_ECONFIG, "state directory path "
-				    "too long");
-	return ST_OK;
+	rc = engine_state_dir(base, o->s.cfg.project, dir, sizeof(dir), err);
+	if (rc == 0 && !(o->s.state_dir = strdup(dir)))
+		rc = st_error_set(err, ST_ENOMEM, "out of memory");
+	return rc;
 }
 
 static int make_forge(struct once *o, struct st_error *err)
 {
-	struct gitlab_options g;
-
-	o->labels = labels_new(o->p.label_major, o->p.label_minor,
-			       o->p.label_patch, err);
+	o->labels = labels_new(o->s.cfg.label_major, o->s.cfg.label_minor,
+			       o->s.cfg.label_patch, err);
 	if (!o->labels)
 		return err->code;
-	gitlab_options_default(&g);
-	g.api_url = o->p.api_url;
-	g.project = o->p.project;
-	g.token = o->token.value;
-	g.token_kind = o->kind;
-	g.http.connect_timeout_ms = (long)o->p.connect_timeout * 1000;
-	g.http.timeout_ms = (long)o->p.total_timeout * 1000;
-	g.http.ca_file = o->p.ca_file;
-	g.http.ca_path = o->p.ca_dir;
-	return gitlab_forge_new(&g, &o->forge, err);
+	return engine_forge_new(&o->s, NULL, &o->forge, err);
 }
 
 static const char *run_branch(const struct once *o)
@@ -176,16 +145,17 @@ static const char *run_branch(const struct once *o)
 static void options(const struct once *o, struct release_options *ro)
 {
 	memset(ro, 0, sizeof(*ro));
-	ro->cfg = &o->p;
+	ro->cfg = &o->s.cfg;
 	ro->labels = o->labels;
-	ro->state_dir = o->state;
-	ro->token = o->token.value;
-	ro->token_user = o->kind == GITLAB_TOKEN_JOB ? "gitlab-ci-token" : NULL;
+	ro->state_dir = o->s.state_dir;
+	ro->token = o->s.token.value;
+	ro->token_user = o->s.token_kind == GITLAB_TOKEN_JOB
+		? "gitlab-ci-token" : NULL;
 	ro->branch = run_branch(o);
 	ro->dry_run = o->a->dry_run;
-	ro->stable_release = o->p.stable_release;
+	ro->stable_release = o->s.cfg.stable_release;
 	ro->max_replans = 3;
-	ro->network_timeout_ms = (long)o->p.total_timeout * 1000;
+	ro->network_timeout_ms = (long)o->s.cfg.total_timeout * 1000;
 	ro->failpoint = config_getenv(o->env, "SEMVER_TAGGER_FAILPOINT");
 	ro->debug = log_threshold() >= LOG_LEVEL_DEBUG;
 }
@@ -194,8 +164,7 @@ static void once_release(struct once *o)
 {
 	forge_free(o->forge);
 	labels_free(o->labels);
-	secret_release(&o->token);
-	config_project_release(&o->p);
+	engine_settings_release(&o->s);
 	config_release(&o->file);
 }
 
@@ -268,7 +237,7 @@ int once_main(const struct once_args *a, char **env)
 
 	st_error_clear(&err);
 	config_init(&o.file);
-	secret_init(&o.token);
+	engine_settings_init(&o.s);
 	release_report_init(&r);
 	rc = load_config(&o, &err);
 	if (rc == 0)

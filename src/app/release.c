@@ -186,6 +186,26 @@ static int index_mr_commits(struct engine *e, struct st_error *err)
 
 static int setup_mirror(struct engine *e, struct st_error *err);
 
+void release_warm_release(struct release_warm *w)
+{
+	if (!w)
+		return;
+	gitrepo_free(w->repo);
+	free(w->repo_url);
+	w->repo = NULL;
+	w->repo_url = NULL;
+}
+
+/* Close the mirror (and forget it as warm state). */
+static void drop_repo(struct engine *e)
+{
+	if (e->o->warm && e->o->warm->repo == e->repo)
+		release_warm_release(e->o->warm);
+	else
+		gitrepo_free(e->repo);
+	e->repo = NULL;
+}
+
 /*
  * Does this listing confirm the cached project's address? The incremental
  * listing always receives at least the MR updated last (it asks from a
@@ -221,8 +241,7 @@ static int confirm_project(struct engine *e,
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	rc = setup_project(e, true, err);
 	if (rc == 0 && strcmp(old, e->git_url) != 0) {
-		gitrepo_free(e->repo);
-		e->repo = NULL;
+		drop_repo(e);
 		rc = setup_mirror(e, err);
 	}
 	free(old);
@@ -248,6 +267,7 @@ static int list_mrs(struct engine *e, struct st_error *err)
 
 static int setup_mirror(struct engine *e, struct st_error *err)
 {
+	struct release_warm *w = e->o->warm;
 	struct gitrepo_mirror_report mr;
 	char path[4096];
 	int rc;
@@ -255,11 +275,24 @@ static int setup_mirror(struct engine *e, struct st_error *err)
 	rc = state_path(e, MIRROR_DIR, path, sizeof(path), err);
 	if (rc)
 		return rc;
+	if (w && w->repo && w->repo_url && strcmp(w->repo_url, e->git_url) == 0) {
+		/* warm: the mirror is open, a fetch brings it up to date */
+		e->repo = w->repo;
+		rc = gitrepo_fetch(e->repo, e->git_url, &e->cred,
+				   engine_deadline(e), err);
+		if (rc)
+			drop_repo(e); /* reopened (and checked) next time */
+		return rc;
+	}
+	if (w)
+		release_warm_release(w);
 	memset(&mr, 0, sizeof(mr));
 	rc = gitrepo_open_mirror(path, e->git_url, &e->cred, engine_deadline(e),
 				 &e->repo, &mr, err);
 	if (mr.recloned)
 		engine_warn(e, "mirror %s was replaced: %s", path, mr.warning);
+	if (rc == 0 && w && (w->repo_url = strdup(e->git_url)))
+		w->repo = e->repo;
 	return rc;
 }
 
@@ -335,8 +368,7 @@ static int setup_repo(struct engine *e, bool preload, struct st_error *err)
 	if (!(old = strdup(e->git_url)))
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	st_error_clear(err);
-	gitrepo_free(e->repo);
-	e->repo = NULL;
+	drop_repo(e);
 	rc = setup_project(e, true, err);
 	/* The fetch failed and the project still names the same URL: a
 	 * second fetch would fail (or wait out a hung server) again. */
@@ -703,7 +735,8 @@ static void engine_release(struct engine *e)
 	free(e->known_sorted);
 	free(e->heads);
 	free(e->mr_commits);
-	gitrepo_free(e->repo);
+	if (!e->o->warm || e->o->warm->repo != e->repo)
+		gitrepo_free(e->repo);
 	forge_mr_list_release(&e->mrs);
 	forge_project_release(&e->project);
 	free(e->git_url);
@@ -753,9 +786,10 @@ int release_run(const struct release_options *o, struct forge *forge,
 		struct release_report *report, struct st_error *err)
 {
 	struct engine e;
-	struct forge_counters fc;
+	struct forge_counters fc, fc0;
 	int rc;
 
+	forge_counters(forge, &fc0); /* a warm forge has counted before */
 	engine_open(&e, o, forge, report);
 	rc = mkdir_p(o->state_dir, err);
 	if (rc == 0)
@@ -770,7 +804,7 @@ int release_run(const struct release_options *o, struct forge *forge,
 	if (rc == 0)
 		rc = run_attempts(&e, err);
 	forge_counters(forge, &fc);
-	report->api_requests = (unsigned)fc.requests;
+	report->api_requests = (unsigned)(fc.requests - fc0.requests);
 	return engine_close(&e, rc, err);
 }
 

@@ -52,6 +52,11 @@ void release_report_release(struct release_report *r)
 	release_report_init(r);
 }
 
+int release_report_warn(struct release_report *r, const char *msg)
+{
+	return report_add_warning(r, msg);
+}
+
 int report_add_branch(struct release_report *r, const char *name,
 		      struct release_branch_report **out)
 {

@@ -96,6 +96,38 @@ static bool parse_release_branch(const char *rest, uint64_t *major,
 	return num_parse_u64(dot + 1, strlen(dot + 1), true, minor) == 0;
 }
 
+bool policy_release_branch(const char *name, const char *prefix,
+			   uint64_t *major, bool *has_minor, uint64_t *minor)
+{
+	uint64_t ma, mi;
+	bool hm;
+	size_t n;
+
+	if (!prefix)
+		prefix = DEFAULT_RELEASE_PREFIX;
+	n = strlen(prefix);
+	if (!name || strncmp(name, prefix, n) != 0 ||
+	    !parse_release_branch(name + n, &ma, &hm, &mi))
+		return false;
+	if (major)
+		*major = ma;
+	if (has_minor)
+		*has_minor = hm;
+	if (minor)
+		*minor = hm ? mi : 0;
+	return true;
+}
+
+bool policy_released_from(const char *name, const char *default_branch,
+			  const char *prefix)
+{
+	if (!name)
+		return false;
+	if (default_branch && strcmp(name, default_branch) == 0)
+		return true;
+	return policy_release_branch(name, prefix, NULL, NULL, NULL);
+}
+
 static int check_settings(const struct policy_settings *s,
 			  struct st_error *err)
 {
@@ -156,9 +188,8 @@ int policy_classify(const char *name, const struct semver_ver *releases,
 					     false, 0, &b.latest);
 		if (!b.has_latest)
 			b.latest = s->base;
-	} else if (strncmp(name, prefix, strlen(prefix)) == 0 &&
-		   parse_release_branch(name + strlen(prefix), &b.major,
-					&b.has_minor, &b.minor)) {
+	} else if (policy_release_branch(name, prefix, &b.major,
+					 &b.has_minor, &b.minor)) {
 		classify_release(&b, releases, n_releases);
 	}
 	*out = b;

@@ -237,11 +237,80 @@ def check(old, new, ref):
             return "You are not allowed to force push code to a protected branch on this project."
     return None
 
+# ---- push rules (GitLab Premium; ee/lib/ee/gitlab/checks/push_rules) ----
+rule = cfg.get("push_rule") or None
+import re
+
+def commit_fields(sha):
+    raw = subprocess.run(["git", "cat-file", "commit", sha], stdout=subprocess.PIPE,
+                         check=True).stdout.decode("utf-8", "replace")
+    head, _, msg = raw.partition("\n\n")
+    f = {"signed": False, "message": msg}
+    for hl in head.split("\n"):
+        key, _, val = hl.partition(" ")
+        if key in ("gpgsig", "gpgsig-sha256"):
+            f["signed"] = True
+        elif key in ("author", "committer"):
+            name, _, rest = val.partition(" <")
+            f[key + "_name"] = name
+            f[key + "_email"] = rest.partition(">")[0]
+    return f
+
+def rx(pattern, value):
+    return bool(pattern) and re.search(pattern, value, re.M) is not None
+
+def commit_check(c):
+    """GitLab's CommitCheck#check_commit, in its order, with its messages."""
+    user_email = os.environ.get("STANDIN_USER_EMAIL", "")
+    user_name = os.environ.get("STANDIN_USER_NAME", "")
+    if rule.get("commit_message_regex") and not rx(rule["commit_message_regex"], c["message"]):
+        return "Commit message does not follow the pattern '%s'" % rule["commit_message_regex"]
+    if rx(rule.get("commit_message_negative_regex"), c["message"]):
+        return "Commit message contains the forbidden pattern '%s'" % rule["commit_message_negative_regex"]
+    aer = rule.get("author_email_regex")
+    if aer and not rx(aer, c["committer_email"]):
+        return "Committer's email '%s' does not follow the pattern '%s'" % (c["committer_email"], aer)
+    if aer and not rx(aer, c["author_email"]):
+        return "Author's email '%s' does not follow the pattern '%s'" % (c["author_email"], aer)
+    if rule.get("commit_committer_check") and c["committer_email"].lower() != user_email.lower():
+        return ("You cannot push commits for '%s'. You can only push commits that were "
+                "committed with one of your own verified emails." % c["committer_email"])
+    if rule.get("commit_committer_name_check") and \
+            c["committer_email"].lower() == c["author_email"].lower() and c["author_name"] != user_name:
+        return "Your git username is inconsistent with GitLab account name"
+    if rule.get("reject_unsigned_commits") and not c["signed"]:
+        return "Commit must be signed with a GPG key"
+    members = cfg.get("member_emails", [])
+    if rule.get("member_check") and c["author_email"].lower() not in members:
+        return "Author '%s' is not a member of team" % c["author_email"]
+    return None
+
+def push_rule_check(old, new, ref):
+    if rule is None:
+        return None
+    if ref.startswith("refs/tags/"):
+        if rule.get("deny_delete_tag") and new == ZERO and old != ZERO:
+            return "You cannot delete a tag"
+        return None  # GitLab checks the commits of branch pushes only
+    if not ref.startswith("refs/heads/") or new == ZERO:
+        return None
+    branch = ref[len("refs/heads/"):]
+    bnr = rule.get("branch_name_regex")
+    if bnr and branch != default_branch and not rx(bnr, branch):
+        return "Branch name does not follow the pattern '%s'" % bnr
+    shas = subprocess.run(["git", "rev-list", new, "--not", "--all"], stdout=subprocess.PIPE,
+                          check=True).stdout.decode().split()
+    for sha in shas:
+        msg = commit_check(commit_fields(sha))
+        if msg:
+            return msg
+    return None
+
 for line in sys.stdin:
     parts = line.split()
     if len(parts) != 3:
         continue
-    msg = check(*parts)
+    msg = check(*parts) or push_rule_check(*parts)
     if msg:
         sys.stderr.write("GitLab: %s\n" % msg)
         sys.stderr.flush()
@@ -273,11 +342,12 @@ class User:
 
 
 class Token:
-    def __init__(self, token, kind, read_only, user):
+    def __init__(self, token, kind, read_only, user, role="maintainer"):
         self.token = token
         self.kind = kind
         self.read_only = read_only
         self.user = user
+        self.role = role
 
 
 class MR:
@@ -321,6 +391,7 @@ class Project:
         self.releases = {}     # tag -> release dict (insertion order)
         self.statuses = []
         self.protected = []    # [{"name":..., "level":...}]
+        self.push_rule = None  # dict of GitLab's push rule fields, or None
         self.hooks = []
         self.labels = {}       # name -> label dict
         self.git_lock = threading.RLock()
@@ -386,6 +457,7 @@ class Standin:
             self.next_hook_id = 1
             self.faults = []
             self.next_fault_id = 1
+            self.edition = "ee"  # "ee" (Premium), "ee-unlicensed", "ce" (Free)
             self.counters = {}
             self.requests = []
             self.deliveries = []
@@ -438,7 +510,9 @@ class Standin:
         return self.find_project(urllib.parse.unquote(seg))
 
     def write_protect_config(self, project):
-        cfg = {"default_branch": project.default_branch, "protected_branches": project.protected}
+        cfg = {"default_branch": project.default_branch, "protected_branches": project.protected,
+               "push_rule": project.push_rule,
+               "member_emails": sorted("%s@example.com" % u for u in self.users)}
         path = os.path.join(project.repo_path, "standin-protect.json")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -1000,6 +1074,46 @@ class Standin:
 
     # ---- webhooks ----------------------------------------------------------
 
+    PUSH_RULE_BOOLS = ("deny_delete_tag", "member_check", "prevent_secrets",
+                       "commit_committer_check", "commit_committer_name_check",
+                       "reject_unsigned_commits", "reject_non_dco_commits")
+    PUSH_RULE_REGEXES = {"commit_message_regex": 511, "commit_message_negative_regex": 2047,
+                         "branch_name_regex": 511, "author_email_regex": 511,
+                         "file_name_regex": 511}
+
+    def set_push_rule(self, proj, body):
+        """Create or update the project's push rule (fields as GitLab's API)."""
+        with self.lock:
+            rule = dict(proj.push_rule or {})
+            for k, v in body.items():
+                if k in self.PUSH_RULE_BOOLS and isinstance(v, bool):
+                    rule[k] = v
+                elif k in self.PUSH_RULE_REGEXES and (v is None or isinstance(v, str)):
+                    if v is not None and len(v) > self.PUSH_RULE_REGEXES[k]:
+                        raise ApiError(400, {"message": {k: ["is too long (maximum is %d characters)"
+                                                             % self.PUSH_RULE_REGEXES[k]]}})
+                    rule[k] = v or None
+                elif k == "max_file_size" and isinstance(v, int) and v >= 0:
+                    rule[k] = v
+                else:
+                    raise ctl_error(400, "bad push rule field %s=%r" % (k, v))
+            if proj.push_rule is None:
+                rule["id"] = proj.id
+                rule["created_at"] = fmt_ms(self.clock.now())
+            proj.push_rule = rule
+            self.write_protect_config(proj)
+
+    def push_rule_json(self, proj):
+        r = proj.push_rule
+        out = {"id": r["id"], "project_id": proj.id}
+        for k in self.PUSH_RULE_REGEXES:
+            out[k] = r.get(k)
+        for k in self.PUSH_RULE_BOOLS:
+            out[k] = bool(r.get(k, False))
+        out["max_file_size"] = r.get("max_file_size", 0)
+        out["created_at"] = r["created_at"]
+        return out
+
     def hook_project(self, p):
         base = "%s/%s" % (self.base_url, p.path_with_namespace)
         return {"id": p.id, "name": p.name, "description": None, "web_url": base,
@@ -1261,6 +1375,7 @@ REST_ROUTES = [
     ("GET", r"/api/v4/projects/([^/]+)/releases/([^/]+)", "GET /api/v4/projects/:id/releases/:tag_name", "rest_release_get"),
     ("POST", r"/api/v4/projects/([^/]+)/statuses/([^/]+)", "POST /api/v4/projects/:id/statuses/:sha", "rest_status_create"),
     ("GET", r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/statuses", "GET /api/v4/projects/:id/repository/commits/:sha/statuses", "rest_status_list"),
+    ("GET", r"/api/v4/projects/([^/]+)/push_rule", "GET /api/v4/projects/:id/push_rule", "rest_push_rule"),
     ("GET", r"/api/v4/user", "GET /api/v4/user", "rest_user"),
     ("GET", r"/api/v4/version", "GET /api/v4/version", "rest_version"),
 ]
@@ -1666,6 +1781,26 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
         proj, _ = self.project_for(seg, "rest_project")
         return 200, self.standin.project_json(proj), {}
 
+    def rest_push_rule(self, seg):
+        # ee/lib/api/project_push_rule.rb: authenticate!, then
+        # authorize_admin_project (403), then the licensed feature (404).
+        s = self.standin
+        if s.edition == "ce":
+            self.project_for(seg, "rest_push_rule")
+            raise api_error(404, error="404 Not Found")  # no such route on Free
+        tok = self.authenticate("rest_push_rule")
+        if tok is None:
+            raise api_error(401, "401 Unauthorized")
+        proj, tok = self.project_for(seg, "rest_push_rule")
+        if tok.role != "maintainer":
+            raise api_error(403, "403 Forbidden")
+        if s.edition != "ee":
+            raise api_error(404, "404 Not Found")
+        with s.lock:
+            if proj.push_rule is None:
+                return 200, "null", {}  # no rule: 200 with a JSON null, like GitLab
+            return 200, s.push_rule_json(proj), {}
+
     def rest_mr_list(self, seg):
         s = self.standin
         proj, _ = self.project_for(seg, "rest_mr_list")
@@ -1999,6 +2134,9 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "CONTENT_LENGTH": str(len(body)),
             "REMOTE_USER": tok.user.username,
+            # the pusher, for the push rules' committer checks in the hook
+            "STANDIN_USER_EMAIL": "%s@example.com" % tok.user.username,
+            "STANDIN_USER_NAME": tok.user.name,
             "REMOTE_ADDR": "127.0.0.1",
             "GIT_HTTP_MAX_REQUEST_BUFFER": "100M",
         })
@@ -2075,6 +2213,11 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
         if parts == ["clock"] and m == "GET":
             return 200, {"now": fmt_ms(s.clock.now())}, {}
 
+        if parts == ["edition"] and m == "POST":
+            if body.get("edition") not in ("ee", "ee-unlicensed", "ce"):
+                raise ctl_error(400, "edition must be ee, ee-unlicensed or ce")
+            s.edition = body["edition"]
+            return 200, {"edition": s.edition}, {}
         if parts[:1] == ["tokens"]:
             if len(parts) == 1 and m == "POST":
                 token = body.get("token")
@@ -2083,13 +2226,16 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
                 kind = body.get("kind", "personal")
                 if kind not in ("personal", "job"):
                     raise ctl_error(400, "kind must be personal or job")
+                role = body.get("role", "maintainer")
+                if role not in ("developer", "maintainer"):
+                    raise ctl_error(400, "role must be developer or maintainer")
                 u = s.user(body.get("username") or "root")
-                tok = Token(token, kind, bool(body.get("read_only", False)), u)
+                tok = Token(token, kind, bool(body.get("read_only", False)), u, role)
                 with s.lock:
                     s.tokens[token] = tok
                 s.fleet.token_created(tok, body)
                 return 201, {"token": token, "kind": kind, "read_only": tok.read_only,
-                             "user": u.basic()}, {}
+                             "role": role, "user": u.basic()}, {}
             if len(parts) == 2 and m == "DELETE":
                 with s.lock:
                     if s.tokens.pop(parts[1], None) is None:
@@ -2274,6 +2420,20 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
                 return 204, None, {}
             if len(parts) == 1 and m == "GET":
                 return 200, list(proj.protected), {}
+        if parts == ["push_rule"]:
+            if m in ("PUT", "POST"):
+                s.set_push_rule(proj, body)
+                with s.lock:
+                    return 200, s.push_rule_json(proj), {}
+            if m == "GET":
+                with s.lock:
+                    return 200, {"push_rule": None if proj.push_rule is None
+                                 else s.push_rule_json(proj)}, {}
+            if m == "DELETE":
+                with s.lock:
+                    proj.push_rule = None
+                    s.write_protect_config(proj)
+                return 204, None, {}
         if parts == ["hooks"] and m == "POST":
             if not body.get("url"):
                 raise ctl_error(400, "url required")

@@ -834,6 +834,100 @@ class TestGit(StandinCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("You are not allowed to push code to this project.", r.stderr)
 
+    def signed_copy(self, d, message):
+        """A commit like HEAD with a gpgsig header (the hook checks presence,
+        like GitLab's "Reject unsigned commits"); returns its sha."""
+        raw = self.git("cat-file", "commit", "HEAD", cwd=d).stdout
+        head, _, _ = raw.partition("\n\n")
+        body = (head + "\ngpgsig -----BEGIN SSH SIGNATURE-----\n U1NIU0lH\n"
+                " -----END SSH SIGNATURE-----\n\n" + message + "\n")
+        p = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=d,
+                           env=self.genv, input=body, capture_output=True, text=True, check=True)
+        return p.stdout.strip()
+
+    def test_push_rule_api(self):
+        p = self.project()
+        pid = p["id"]
+        self.c.ctl("POST", "/tokens", {"token": "dev", "username": "dev", "role": "developer"}, expect=201)
+        st, _, js, raw = self.c.api("GET", "/projects/%d/push_rule" % pid)
+        self.assertEqual((st, raw), (200, b"null"))  # none: JSON null like GitLab
+        self.c.ctl("PUT", "/projects/%d/push_rule" % pid,
+                   {"reject_unsigned_commits": True, "commit_message_regex": "^Release"}, expect=200)
+        st, _, js, _ = self.c.api("GET", "/projects/%s/push_rule" % urllib.parse.quote(
+            p["path_with_namespace"], safe=""))
+        self.assertEqual(st, 200)
+        self.assertEqual(js["project_id"], pid)
+        self.assertIs(js["reject_unsigned_commits"], True)
+        self.assertEqual(js["commit_message_regex"], "^Release")
+        self.assertIsNone(js["commit_message_negative_regex"])
+        for k in ("commit_committer_check", "commit_committer_name_check", "member_check",
+                  "deny_delete_tag", "prevent_secrets", "reject_non_dco_commits"):
+            self.assertIs(js[k], False, k)
+        self.assertEqual(self.c.api("GET", "/projects/%d/push_rule" % pid, token="dev")[2],
+                         {"message": "403 Forbidden"})
+        self.assertEqual(self.c.api("GET", "/projects/%d/push_rule" % pid, token=None)[0], 401)
+        try:
+            self.c.ctl("POST", "/edition", {"edition": "ee-unlicensed"}, expect=200)
+            self.assertEqual(self.c.api("GET", "/projects/%d/push_rule" % pid)[1:3][1],
+                             {"message": "404 Not Found"})
+            self.c.ctl("POST", "/edition", {"edition": "ce"}, expect=200)
+            self.assertEqual(self.c.api("GET", "/projects/%d/push_rule" % pid)[1:3][1],
+                             {"error": "404 Not Found"})
+        finally:
+            self.c.ctl("POST", "/edition", {"edition": "ee"}, expect=200)
+        self.c.ctl("DELETE", "/projects/%d/push_rule" % pid, expect=204)
+        self.assertEqual(self.c.api("GET", "/projects/%d/push_rule" % pid)[3], b"null")
+
+    def test_push_rule_unsigned_commits(self):
+        p = self.project()
+        pid = p["id"]
+        self.c.ctl("PUT", "/projects/%d/push_rule" % pid, {"reject_unsigned_commits": True}, expect=200)
+        d = self.clone(p)
+        sha = self.new_commit(d, "u")
+        r = self.push(d, "HEAD:main")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("remote: GitLab: Commit must be signed with a GPG key", r.stderr)
+        self.assertIn("pre-receive hook declined", r.stderr)
+        refs = self.c.ctl("GET", "/projects/%d/refs" % pid)[1]
+        self.assertNotEqual(refs["refs/heads/main"], sha)
+        # GitLab checks the commits of branch pushes only: a tag lands (the
+        # half-release semver-tagger must avoid by checking first).
+        self.git("tag", "9.0.0", cwd=d)
+        r = self.push(d, "refs/tags/9.0.0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Only commits new to the repository are checked (GitLab's
+        # new_commits: rev-list --not --all), so push a fresh one.
+        self.new_commit(d, "v")
+        signed = self.signed_copy(d, "c u signed")
+        r = self.push(d, "%s:refs/heads/main" % signed)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.c.ctl("GET", "/projects/%d/refs" % pid)[1]["refs/heads/main"], signed)
+
+    def test_push_rule_messages_and_committer(self):
+        p = self.project()
+        pid = p["id"]
+        self.c.ctl("PUT", "/projects/%d/push_rule" % pid,
+                   {"commit_message_regex": "^c ", "commit_message_negative_regex": "secret"},
+                   expect=200)
+        d = self.clone(p)
+        self.git("commit", "-q", "--allow-empty", "-m", "wip", cwd=d)
+        r = self.push(d, "HEAD:main")
+        self.assertIn("GitLab: Commit message does not follow the pattern '^c '", r.stderr)
+        self.git("commit", "-q", "--amend", "--allow-empty", "-m", "c secret", cwd=d)
+        r = self.push(d, "HEAD:main")
+        self.assertIn("GitLab: Commit message contains the forbidden pattern 'secret'", r.stderr)
+        self.c.ctl("DELETE", "/projects/%d/push_rule" % pid, expect=204)
+        self.c.ctl("PUT", "/projects/%d/push_rule" % pid, {"commit_committer_check": True}, expect=200)
+        self.git("commit", "-q", "--amend", "--allow-empty", "-m", "c ok", cwd=d)
+        r = self.push(d, "HEAD:main")  # committer test@example.invalid is not semver-bot's email
+        self.assertIn("GitLab: You cannot push commits for 'test@example.invalid'. You can only push "
+                      "commits that were committed with one of your own verified emails.", r.stderr)
+        env = dict(self.genv, GIT_COMMITTER_EMAIL="semver-bot@example.com")
+        subprocess.run(["git", "commit", "-q", "--amend", "--allow-empty", "-m", "c ok"], cwd=d,
+                       env=env, check=True)
+        r = self.push(d, "HEAD:main")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_concurrent_pushes_of_one_tag(self):
         p = self.project()
         d1, d2 = self.clone(p), self.clone(p)

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The typed engine boundary: one project's settings resolved once into a
+ * struct (from a config section for the daemon, from the CI environment
+ * for --once), one job (reconcile, or check an open MR), one typed result.
+ * Both modes load the token and build the forge here, and only here.
+ *
+ * The section -> GitLab project mapping is explicit: settings.cfg.project
+ * is `project =` when the section sets it, else the section name
+ * (SPEC §10); every request, git URL and the state folder use it. The
+ * section name (settings.section) is for log lines only.
+ *
+ * The daemon hands these structs to a worker process (worker.h) over a
+ * socketpair in binary (wire.h); --once calls engine_run() directly.
+ */
+#ifndef SEMVER_TAGGER_ENGINE_H
+#define SEMVER_TAGGER_ENGINE_H
+
+#include "semver-tagger/config.h"
+#include "semver-tagger/error.h"
+#include "semver-tagger/forge.h"
+#include "semver-tagger/gitlab.h"
+#include "semver-tagger/release.h"
+#include "semver-tagger/secret.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ENGINE_PATH_MAX 4096
+#define ENGINE_LABELS_MAX 4096      /* labels of one MR taken into a check */
+#define ENGINE_RECHECK_MAX 256      /* open MRs re-checked after a release */
+#define ENGINE_STATUS_DESC_MAX 255  /* GitLab's commit status description */
+
+/* One project, resolved. Every string owned (engine_settings_release). */
+struct engine_settings {
+	struct config_project cfg;  /* cfg.project: the GitLab project */
+	char *section;              /* config section (logs), may equal it */
+	char *state_dir;            /* <base>/projects/<key of cfg.project> */
+	struct secret token;
+	enum gitlab_token_kind token_kind;
+	char *branch;               /* NULL: default + every release branch */
+	bool dry_run;
+	bool debug;                 /* collect debug lines in the report */
+	char *failpoint;            /* crash trials only, else NULL */
+	long network_timeout_ms;    /* per git operation (total_timeout) */
+};
+
+void engine_settings_init(struct engine_settings *s);
+void engine_settings_release(struct engine_settings *s);
+
+/* The project's folder under base: "<base>/projects/<escaped project>".
+ * ST_ECONFIG when it does not fit in size. */
+int engine_state_dir(const char *base, const char *project, char *buf,
+		     size_t size, struct st_error *err);
+
+/*
+ * Settings of a config section (the daemon): a copy of sec with
+ * cfg.project = sec->project (config_load sets it to the section name when
+ * the section has no `project =`), the state folder under state_base.
+ * The token is not loaded (engine_token_load).
+ */
+int engine_settings_from_section(struct engine_settings *s,
+				 const struct config_project *sec,
+				 const char *state_base, struct st_error *err);
+
+/* Where engine_token_load() looks. */
+struct engine_token_from {
+	bool ci;                  /* --once: $SEMVER_TAGGER_TOKEN first, and
+				   * $GITLAB_TOKEN / $CI_JOB_TOKEN last */
+	const char *file;         /* --token-file (overrides token_file) */
+};
+
+/*
+ * The project's API token: ($SEMVER_TAGGER_TOKEN with ci), the token
+ * file, token_env, the gitlab-token credential ($CREDENTIALS_DIRECTORY),
+ * then ($GITLAB_TOKEN, $CI_JOB_TOKEN with ci). ST_EAUTH naming what to
+ * set when there is none. Not registered for log redaction: the caller
+ * does (log_add_secret), as it knows which secrets are current.
+ */
+int engine_token_load(const struct config_project *p,
+		      const struct engine_token_from *from, struct secret *out,
+		      enum gitlab_token_kind *kind, struct st_error *err);
+
+/* The forge for s (makes no request). cancel (may be NULL) aborts
+ * requests once non-zero. */
+int engine_forge_new(const struct engine_settings *s, const atomic_int *cancel,
+		     struct forge **out, struct st_error *err);
+
+enum engine_job_kind {
+	ENGINE_JOB_RECONCILE = 1,
+	/* Check open MR iid: re-read it from the API (head sha, labels,
+	 * target branch, web URL), plan its merge, set the commit status on
+	 * the head GitLab names. Nothing from a webhook is used. */
+	ENGINE_JOB_CHECK_MR = 2,
+};
+
+struct engine_job {
+	enum engine_job_kind kind;
+	int64_t iid;                /* ENGINE_JOB_CHECK_MR */
+};
+
+/* The outcome of an MR check. */
+enum engine_check_outcome {
+	ENGINE_CHECK_NONE = 0,      /* not a check, or no verdict */
+	ENGINE_CHECK_POSTED,        /* status set on sha */
+	ENGINE_CHECK_NOT_OPEN,      /* the MR is not open (merged, closed,
+				     * unknown): nothing posted */
+	ENGINE_CHECK_NOT_RELEASED,  /* targets a branch not released from */
+	ENGINE_CHECK_FAILED,        /* verdict, but the status not set */
+};
+
+struct engine_check {
+	enum engine_check_outcome outcome;
+	bool success;               /* the status: success, else failed */
+	char sha[72];               /* the head GitLab named */
+	char target[POLICY_NAME_MAX];
+	char desc[ENGINE_STATUS_DESC_MAX + 1];
+	char error[ST_ERROR_MSG_MAX];
+};
+
+/* What a job found and did. */
+struct engine_result {
+	struct release_report report;
+	struct engine_check check;
+	/* Open MRs into a released branch, to check again after a release
+	 * (their verdict named the version just taken). */
+	int64_t *recheck;
+	size_t n_recheck;
+	/* Worker-side facts for metrics (not part of --json). */
+	bool warm;                  /* the worker had the project's state */
+	double cpu_ms;              /* user+system CPU of the job (worker) */
+};
+
+void engine_result_init(struct engine_result *r);
+void engine_result_release(struct engine_result *r);
+
+/*
+ * Warm state of one project kept between jobs by a long-lived caller (the
+ * worker): the forge (its HTTP connection), the open mirror, the merged
+ * MR list. Opaque; NULL means cold (everything built and freed by the
+ * job). engine_warm_free(NULL) is a no-op.
+ */
+struct engine_warm;
+struct engine_warm *engine_warm_new(void);
+void engine_warm_free(struct engine_warm *w);
+
+/*
+ * Run one job. warm may be NULL. Returns the report's status (0 or
+ * ST_E*); r->report.error holds the first error. Never logs.
+ */
+int engine_run(const struct engine_settings *s, const struct engine_job *j,
+	       struct engine_warm *warm, const atomic_int *cancel,
+	       struct engine_result *r);
+
+#endif

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One engine job (engine.h): a reconciliation, or the check of one open
+ * MR re-read from the API. The webhook that asked for a check only chose
+ * the MR: its sha, labels, target branch and URL come from GitLab here.
+ */
+#include "engine.h"
+
+#include "semver-tagger/labels.h"
+#include "semver-tagger/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define NO_LABEL_DESC "no impact label: add ImpactMajor, ImpactMinor or " \
+		      "ImpactPatch"
+
+struct engine_warm {
+	struct forge *forge;
+	struct labels *labels;
+	struct release_warm rw;
+};
+
+struct engine_warm *engine_warm_new(void)
+{
+	return calloc(1, sizeof(struct engine_warm));
+}
+
+void engine_warm_free(struct engine_warm *w)
+{
+	if (!w)
+		return;
+	forge_free(w->forge);
+	labels_free(w->labels);
+	release_warm_release(&w->rw);
+	free(w);
+}
+
+/* The job's forge and labels: the warm ones, else built into w. */
+static int job_setup(const struct engine_settings *s, struct engine_warm *w,
+		     const atomic_int *cancel, struct st_error *err)
+{
+	int rc;
+
+	if (!w->labels) {
+		w->labels = labels_new(s->cfg.label_major, s->cfg.label_minor,
+				       s->cfg.label_patch, err);
+		if (!w->labels)
+			return err->code ? err->code : ST_ECONFIG;
+	}
+	if (w->forge)
+		return ST_OK;
+	rc = engine_forge_new(s, cancel, &w->forge, err);
+	return rc;
+}
+
+static void options(const struct engine_settings *s,
+		    const struct engine_warm *w, struct release_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cfg = &s->cfg;
+	o->labels = w->labels;
+	o->state_dir = s->state_dir;
+	o->token = s->token.value;
+	o->token_user = s->token_kind == GITLAB_TOKEN_JOB ? "gitlab-ci-token"
+							  : NULL;
+	o->branch = s->branch;
+	o->dry_run = s->dry_run;
+	o->stable_release = s->cfg.stable_release;
+	o->max_replans = 3;
+	o->network_timeout_ms = s->network_timeout_ms;
+	o->failpoint = s->failpoint;
+	o->debug = s->debug;
+}
+
+static bool released_something(const struct release_report *r)
+{
+	for (size_t i = 0; i < r->n_branches; i++)
+		for (size_t k = 0; k < r->branches[i].n_goals; k++)
+			if (r->branches[i].goals[k].goal.kind == GOAL_TAG &&
+			    r->branches[i].goals[k].state == GOAL_STATE_DONE)
+				return true;
+	return false;
+}
+
+static const char *default_branch(const struct engine_settings *s,
+				  const struct release_report *r)
+{
+	return s->cfg.default_branch ? s->cfg.default_branch
+				     : r->default_branch;
+}
+
+/* After a release: the open MRs into a released branch, to check again
+ * (one listing; a failure is a warning in the report). */
+static void list_rechecks(const struct engine_settings *s,
+			  struct engine_warm *w, struct engine_result *r)
+{
+	struct forge_mr_list l;
+	struct forge_list_result res;
+	struct st_error err;
+	char msg[ST_ERROR_MSG_MAX + 64];
+
+	forge_mr_list_init(&l);
+	memset(&res, 0, sizeof(res));
+	st_error_clear(&err);
+	if (forge_open_mrs(w->forge, &l, &res, &err) != 0) {
+		snprintf(msg, sizeof(msg), "open merge requests not "
+			 "re-checked: %s", err.msg);
+		release_report_warn(&r->report, msg);
+		return;
+	}
+	r->recheck = calloc(l.len + 1, sizeof(*r->recheck));
+	for (size_t i = 0; r->recheck && i < l.len &&
+			   r->n_recheck < ENGINE_RECHECK_MAX; i++)
+		if (l.items[i].head_sha &&
+		    policy_released_from(l.items[i].target_branch,
+					 default_branch(s, &r->report),
+					 s->cfg.release_prefix))
+			r->recheck[r->n_recheck++] = l.items[i].iid;
+	forge_mr_list_release(&l);
+}
+
+static int run_reconcile(const struct engine_settings *s,
+			 struct engine_warm *w, struct engine_result *r,
+			 struct st_error *err)
+{
+	struct release_options o;
+	int rc;
+
+	options(s, w, &o);
+	o.warm = &w->rw;
+	rc = release_run(&o, w->forge, &r->report, err);
+	if (!s->dry_run && released_something(&r->report))
+		list_rechecks(s, w, r);
+	return rc;
+}
+
+static const char *impact_title(enum impact i)
+{
+	switch (i) {
+	case IMPACT_MAJOR: return "ImpactMajor";
+	case IMPACT_MINOR: return "ImpactMinor";
+	case IMPACT_PATCH: return "ImpactPatch";
+	default: return "no impact";
+	}
+}
+
+/* Cut s to at most max bytes without splitting a UTF-8 sequence. */
+static void utf8_cut(char *s, size_t max)
+{
+	if (strlen(s) <= max)
+		return;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	s[max] = '\0';
+}
+
+/* The status for a planned merge; false when there is no verdict. */
+static bool verdict(const struct release_report *rep, int rc,
+		    struct engine_check *c)
+{
+	const struct release_branch_report *b =
+		rep->n_branches ? &rep->branches[0] : NULL;
+	char desc[1024];
+
+	if (!b)
+		return false;
+	if (rc == ST_EREFUSED) {
+		const struct policy_problem *p = b->plan.n_problems
+			? &b->plan.problems[0] : NULL;
+
+		c->success = false;
+		snprintf(desc, sizeof(desc), "%s",
+			 p && p->kind == PROBLEM_MISSING_IMPACT ? NO_LABEL_DESC
+			 : p ? p->message : b->error);
+	} else if (rc == ST_OK && b->plan.release) {
+		char v[SEMVER_VER_STR_MAX];
+
+		semver_ver_format(&b->plan.next, v, sizeof(v));
+		c->success = true;
+		snprintf(desc, sizeof(desc), "%s: merging releases %s on %s",
+			 impact_title(b->plan.impact), v, c->target);
+	} else if (rc == ST_OK) {
+		c->success = true;
+		snprintf(desc, sizeof(desc), "merging releases nothing on %s",
+			 c->target);
+	} else {
+		return false;
+	}
+	utf8_cut(desc, ENGINE_STATUS_DESC_MAX);
+	snprintf(c->desc, sizeof(c->desc), "%s", desc);
+	return true;
+}
+
+static int post_status(struct engine_warm *w, const struct forge_mr *mr,
+		       struct engine_check *c, struct st_error *err)
+{
+	struct forge_commit_status st = {
+		.sha = mr->head_sha,
+		.name = "semver-tagger",
+		.state = c->success ? FORGE_STATUS_SUCCESS
+				    : FORGE_STATUS_FAILED,
+		.description = c->desc,
+		.target_url = mr->web_url,
+		.ref = mr->source_branch,
+	};
+	enum forge_outcome out;
+
+	return forge_set_commit_status(w->forge, &st, &out, err);
+}
+
+/* Plan the merge of the MR as GitLab has it, then set the status. */
+static int check_open_mr(const struct engine_settings *s,
+			 struct engine_warm *w, const struct forge_mr *mr,
+			 struct engine_result *r, struct st_error *err)
+{
+	struct release_check chk = {
+		.target_branch = mr->target_branch,
+		.iid = mr->iid,
+		.title = mr->title,
+		.labels = (const char *const *)mr->labels,
+		.n_labels = mr->n_labels,
+	};
+	struct engine_check *c = &r->check;
+	struct release_options o;
+	int rc;
+
+	options(s, w, &o);
+	o.warm = &w->rw;
+	o.branch = NULL;
+	snprintf(c->sha, sizeof(c->sha), "%s", mr->head_sha);
+	snprintf(c->target, sizeof(c->target), "%s", mr->target_branch);
+	rc = release_check_mr(&o, w->forge, &chk, &r->report, err);
+	if (r->report.n_branches &&
+	    r->report.branches[0].plan.branch.role == BRANCH_OTHER) {
+		c->outcome = ENGINE_CHECK_NOT_RELEASED;
+		return ST_OK;
+	}
+	if (!verdict(&r->report, rc, c)) {
+		c->outcome = ENGINE_CHECK_FAILED;
+		snprintf(c->error, sizeof(c->error), "no verdict (%s): %s",
+			 st_status_name(rc), err->msg);
+		return rc;
+	}
+	if (s->dry_run) {
+		c->outcome = ENGINE_CHECK_NONE;
+		return rc;
+	}
+	st_error_clear(err);
+	if (post_status(w, mr, c, err) != 0) {
+		c->outcome = ENGINE_CHECK_FAILED;
+		snprintf(c->error, sizeof(c->error), "commit status not set: "
+			 "%s", err->msg);
+		return err->code;
+	}
+	c->outcome = ENGINE_CHECK_POSTED;
+	return rc;
+}
+
+static int run_check(const struct engine_settings *s, const struct engine_job *j,
+		     struct engine_warm *w, struct engine_result *r,
+		     struct st_error *err)
+{
+	struct forge_mr_list l;
+	struct forge_list_result res;
+	const struct forge_mr *mr;
+	int rc;
+
+	forge_mr_list_init(&l);
+	memset(&res, 0, sizeof(res));
+	rc = forge_open_mrs(w->forge, &l, &res, err);
+	if (rc == 0) {
+		mr = forge_mr_list_find(&l, j->iid);
+		if (!mr || !mr->head_sha || !mr->target_branch)
+			r->check.outcome = ENGINE_CHECK_NOT_OPEN;
+		else
+			rc = check_open_mr(s, w, mr, r, err);
+	}
+	forge_mr_list_release(&l);
+	return rc;
+}
+
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+int engine_run(const struct engine_settings *s, const struct engine_job *j,
+	       struct engine_warm *warm, const atomic_int *cancel,
+	       struct engine_result *r)
+{
+	struct engine_warm cold = { 0 };
+	struct engine_warm *w = warm ? warm : &cold;
+	struct st_error err;
+	double t0 = cpu_ms();
+	int rc;
+
+	st_error_clear(&err);
+	r->warm = warm && warm->forge;
+	rc = job_setup(s, w, cancel, &err);
+	if (rc == 0 && j->kind == ENGINE_JOB_CHECK_MR)
+		rc = run_check(s, j, w, r, &err);
+	else if (rc == 0)
+		rc = run_reconcile(s, w, r, &err);
+	if (rc && !r->report.status) {
+		r->report.status = rc;
+		snprintf(r->report.error, sizeof(r->report.error), "%s",
+			 err.msg);
+	}
+	if (!warm) {
+		forge_free(cold.forge);
+		labels_free(cold.labels);
+		release_warm_release(&cold.rw);
+	}
+	r->cpu_ms = cpu_ms() - t0;
+	return r->report.status;
+}
