@@ -138,6 +138,10 @@ struct forge_commit_status {
 	const char *description;   /* NULL or one line */
 	const char *target_url;    /* NULL or a link */
 	const char *ref;           /* NULL or the branch it is for */
+	/* The pipeline to attach the status to (an MR's head pipeline),
+	 * 0 for none. GitLab matches a pipeline on pipeline_id AND ref,
+	 * so set ref NULL with it (docs/daemon.md, MR pipelines). */
+	int64_t pipeline_id;
 };
 
 /*

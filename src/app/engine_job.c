@@ -6,6 +6,7 @@
  */
 #include "engine.h"
 
+#include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/labels.h"
 #include "semver-tagger/policy.h"
 
@@ -207,7 +208,19 @@ static int post_status(struct engine_warm *w, const struct forge_mr *mr,
 		.ref = mr->source_branch,
 	};
 	enum forge_outcome out;
+	int64_t pipeline = 0;
+	struct st_error e;
 
+	/* On a project with merge-request pipelines a status with ref =
+	 * source branch makes an extra "external" pipeline; the MR's head
+	 * pipeline takes it instead (docs/daemon.md). No head pipeline, or
+	 * the forge cannot say: the status as before. */
+	st_error_clear(&e);
+	if (forge_mr_head_pipeline(w->forge, mr->iid, &pipeline, &e) == 0 &&
+	    pipeline > 0) {
+		st.pipeline_id = pipeline;
+		st.ref = NULL;
+	}
 	return forge_set_commit_status(w->forge, &st, &out, err);
 }
 

@@ -308,8 +308,11 @@ class FleetModel:
         new pipeline with source "external" (also when pipeline_id names a
         pipeline of another commit, gitlab-org/gitlab#443254)."""
         if pipeline_id is not None:
+            # lib/api/commit_statuses.rb: newest_first(sha:), then
+            # for_ref(ref) when given, then id(pipeline_id): both filter.
             for p in proj.pipelines:
-                if p["id"] == pipeline_id and p["sha"] == sha:
+                if p["id"] == pipeline_id and p["sha"] == sha and \
+                        (ref is None or p["ref"] == ref):
                     return p
         else:
             for p in reversed(proj.pipelines):
