@@ -228,26 +228,6 @@ static int check_role(struct forge *f, const struct config_project *c,
 	return check_protected(f, c, default_branch, role, t, r, err);
 }
 
-/* A literal label name for pattern (the first alternative without
- * regular-expression syntax), or NULL. */
-static const char *literal(const char *pattern, char *buf, size_t size)
-{
-	const char *s = pattern;
-
-	while (*s) {
-		size_t n = strcspn(s, "|");
-
-		if (n && n < size && !memchr(s, '\\', n) &&
-		    strcspn(s, ".^$*+?()[]{}") >= n) {
-			memcpy(buf, s, n);
-			buf[n] = '\0';
-			return buf;
-		}
-		s += n + (s[n] ? 1 : 0);
-	}
-	return NULL;
-}
-
 static int check_labels(struct forge *f, const struct config_project *c,
 			struct assess_result *r, struct st_error *err)
 {
@@ -271,7 +251,7 @@ static int check_labels(struct forge *f, const struct config_project *c,
 			found = labels_match(l, names.items[j]) == want[i];
 		if (found)
 			continue;
-		if (literal(pat[i], name, sizeof(name)))
+		if (fleet_label_name(pat[i], name, sizeof(name)))
 			snprintf(fix, sizeof(fix), "start the daemon (it creates "
 				 "the impact labels) or create label '%s'",
 				 name);

@@ -4,6 +4,7 @@
 
 #include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/gitlab.h"
+#include "semver-tagger/labels.h"
 #include "semver-tagger/log.h"
 
 #include <stdio.h>
@@ -252,5 +253,70 @@ int fleet_discover(const struct config *c, const char *only,
 	free(order);
 	if (!rc)
 		rc = add_explicit(c, only, out, err);
+	return rc;
+}
+
+const char *fleet_label_name(const char *pattern, char *buf, size_t size)
+{
+	const char *s = pattern;
+
+	while (s && *s) {
+		size_t n = strcspn(s, "|");
+
+		if (n && n < size && !memchr(s, '\\', n) &&
+		    strcspn(s, ".^$*+?()[]{}") >= n) {
+			memcpy(buf, s, n);
+			buf[n] = '\0';
+			return buf;
+		}
+		s += n + (s[n] ? 1 : 0);
+	}
+	return NULL;
+}
+
+static const struct {
+	enum impact impact;
+	const char *color;
+	const char *description;
+} impact_labels[] = {
+	{ IMPACT_MAJOR, "#dc143c", "semver-tagger: merging this releases a "
+	  "new major version (an incompatible change)" },
+	{ IMPACT_MINOR, "#428bca", "semver-tagger: merging this releases a "
+	  "new minor version (a compatible feature)" },
+	{ IMPACT_PATCH, "#69d100", "semver-tagger: merging this releases a "
+	  "new patch version (a compatible fix)" },
+};
+
+int fleet_ensure_labels(struct forge *f, const char *group,
+			const struct config_project *cfg, unsigned *created,
+			struct st_error *err)
+{
+	const char *pat[] = {
+		cfg->label_major ? cfg->label_major : LABELS_DEFAULT_MAJOR,
+		cfg->label_minor ? cfg->label_minor : LABELS_DEFAULT_MINOR,
+		cfg->label_patch ? cfg->label_patch : LABELS_DEFAULT_PATCH,
+	};
+	struct forge_names have = { 0 };
+	struct labels *l = labels_new(pat[0], pat[1], pat[2], err);
+	int rc = l ? forge_labels(f, group, &have, err) : ST_ECONFIG;
+
+	for (size_t i = 0; !rc && i < 3; i++) {
+		enum forge_outcome out = 0;
+		bool found = false;
+		char name[256];
+
+		for (size_t j = 0; j < have.len && !found; j++)
+			found = labels_match(l, have.items[j]) ==
+				impact_labels[i].impact;
+		if (found || !fleet_label_name(pat[i], name, sizeof(name)))
+			continue;
+		rc = forge_create_label(f, group, name, impact_labels[i].color,
+					impact_labels[i].description, &out,
+					err);
+		if (!rc && out == FORGE_CREATED)
+			(*created)++;
+	}
+	forge_names_release(&have);
+	labels_free(l);
 	return rc;
 }

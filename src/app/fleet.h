@@ -64,4 +64,18 @@ int fleet_discover(const struct config *c, const char *only,
 		   const atomic_int *cancel, struct fleet_set *out,
 		   struct fleet_discovery *rep, struct st_error *err);
 
+/* A literal label name for an impact pattern (the first alternative
+ * without regular-expression syntax), or NULL when there is none. */
+const char *fleet_label_name(const char *pattern, char *buf, size_t size);
+
+/*
+ * The impact labels of cfg's patterns exist: in group (a [group]), else
+ * in f's project, created where missing with a description saying what
+ * each means. Idempotent: with every label there, one GET and no write.
+ * *created counts the labels made.
+ */
+int fleet_ensure_labels(struct forge *f, const char *group,
+			const struct config_project *cfg, unsigned *created,
+			struct st_error *err);
+
 #endif

@@ -2126,9 +2126,11 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
         body = self.read_body()
         before = list_refs(proj.repo_path) if action == "git-receive-pack" else None
         env = git_env({
-            "GIT_PROJECT_ROOT": s.repos_dir,
+            # the storage path, not the current path: a renamed or
+            # transferred project keeps its repository (hashed storage)
+            "GIT_PROJECT_ROOT": os.path.dirname(proj.repo_path),
             "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": "/%s.git/%s" % (proj.path_with_namespace, action),
+            "PATH_INFO": "/%s/%s" % (os.path.basename(proj.repo_path), action),
             "QUERY_STRING": self.query_string or "",
             "REQUEST_METHOD": self.command,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
