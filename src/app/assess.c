@@ -30,11 +30,9 @@ void assess_result_release(struct assess_result *r)
 	r->len = r->errors = 0;
 }
 
-static void add(struct assess_result *r, enum assess_severity sev,
-		const char *check, const char *fix, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+#define add assess_add
 
-static void add(struct assess_result *r, enum assess_severity sev,
+void assess_add(struct assess_result *r, enum assess_severity sev,
 		const char *check, const char *fix, const char *fmt, ...)
 {
 	struct assess_problem *grown = realloc(r->items,
@@ -354,6 +352,8 @@ int assess_project(const struct config_project *cfg, const char *group,
 							    : p.default_branch,
 				&t, out, err);
 	}
+	if (!rc)
+		rc = assess_push_rules(f, cfg, out, err);
 	if (!rc)
 		rc = check_labels(f, cfg, out, err);
 	if (!rc)

@@ -37,6 +37,17 @@ struct assess_result {
 
 void assess_result_release(struct assess_result *r);
 
+/* Record a problem (the problem text is redacted of secrets). */
+void assess_add(struct assess_result *r, enum assess_severity sev,
+		const char *check, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* Push rules that would reject what a release writes (assess_pushrule.c):
+ * unsigned commits, commit message patterns, committer and author
+ * checks, branch names, DCO. */
+int assess_push_rules(struct forge *f, const struct config_project *cfg,
+		      struct assess_result *r, struct st_error *err);
+
 /* Assess one project through f (a forge for it). group: the [group] it
  * was discovered in, or NULL. Problems go into out; the return value is
  * 0 unless the assessment itself failed (transport, memory). */

@@ -158,6 +158,37 @@ class AssessTest(OnceTest):
             "branch release/1 is protected (push allowed: no one) and semver-bot is Maintainer",
             "branch release/1.0 is protected (push allowed: no one) and semver-bot is Maintainer"])
 
+    def push_rule(self, p, **rule):
+        self.standin.ctl("PUT", p.c("/push_rule"), rule)
+
+    def test_push_rule_unsigned_commits(self):
+        p = self.good_project()
+        self.push_rule(p, reject_unsigned_commits=True)
+        self.assert_one_error(self.assess(self.config(), "--json"), "push-rule",
+                              "rejects unsigned commits", "signing key")
+
+    def test_push_rule_commit_message_regex(self):
+        p = self.good_project()
+        self.push_rule(p, commit_message_regex="^(feat|fix|chore): ")
+        self.assert_one_error(self.assess(self.config(), "--json"), "push-rule",
+                              "pattern '^(feat|fix|chore): ' rejects "
+                              "semver-tagger's commit \"Release 1.2.0\"")
+        self.push_rule(p, commit_message_regex="^(Release|Prepare|Merge) ")
+        self.assertEqual(self.assess(self.config(), "--json").returncode, 0)
+
+    def test_push_rule_committer_check(self):
+        p = self.good_project()
+        self.push_rule(p, commit_committer_check=True)
+        self.assert_one_error(self.assess(self.config(), "--json"), "push-rule",
+                              "checks the committer (email)",
+                              "semver-tagger <semver-tagger@localhost>", "git_email")
+
+    def test_push_rule_branch_names(self):
+        p = self.good_project()
+        self.push_rule(p, branch_name_regex="^(main|feature/.*)$")
+        self.assert_one_error(self.assess(self.config(), "--json"), "push-rule",
+                              "rejects branch release/1")
+
     def test_missing_labels(self):
         p = Project(self.standin, "grp/app")
         self.standin.ctl("POST", p.c("/hooks"), {"url": "http://127.0.0.1:9/webhook"})
