@@ -543,7 +543,12 @@ class Standin:
             self.projects_by_path[path] = proj
         os.makedirs(os.path.dirname(repo), exist_ok=True)
         template = self.find_project(body["clone_of"]) if body.get("clone_of") else None
-        if template is not None:
+        shared = self.find_project(body["share_repo_of"]) if body.get("share_repo_of") else None
+        if shared is not None:
+            # benchmarks: one bare repository served under many paths
+            proj.repo_path = repo = shared.repo_path
+            template = shared
+        elif template is not None:
             fleet.FleetModel.copy_repo(template.repo_path, repo)
         else:
             subprocess.run(["git", "init", "-q", "--bare", "-b", proj.default_branch, repo],

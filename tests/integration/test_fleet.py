@@ -55,8 +55,10 @@ class Fleet(DaemonTest):
         d = self.daemon([], global_extra=self.conf(), poll_interval=3600)
         want = [p for i, p in enumerate(projects) if i == 0 or i > 23]
         self.assertEqual(len(want), N_MATCH)
-        wait_for(lambda: all(self.tags(p["id"]) for p in want), timeout=600,
-                 what="a release in every matching project")
+        wait_for(lambda: d.metric("semver_tagger_releases_total") >= N_MATCH,
+                 timeout=2400, interval=2, what="a release in every matching project")
+        for p in want:
+            self.assertEqual(self.tags(p["id"]), ["0.0.1"], p["path_with_namespace"])
         for i, p in enumerate(projects):
             if 0 < i <= 23:
                 self.assertEqual(self.tags(p["id"]), [], p["path_with_namespace"])
