@@ -203,6 +203,7 @@ static int add_explicit(const struct config *c, const char *only,
 {
 	for (size_t i = 0; i < c->n_projects; i++) {
 		const struct config_project *sec = &c->projects[i];
+		struct fleet_project *p;
 		bool dup = false;
 
 		for (size_t j = 0; j < out->len && !dup; j++)
@@ -210,8 +211,7 @@ static int add_explicit(const struct config *c, const char *only,
 			      strcmp(out->items[j].cfg.name, sec->name) == 0;
 		if (dup || !wanted(sec, 0, only))
 			continue;
-		struct fleet_project *p = set_push(out);
-
+		p = set_push(out);
 		if (!p || config_project_copy(&p->cfg, sec) != 0) {
 			if (p)
 				out->len--;

@@ -173,8 +173,9 @@ static int check_config(const char *path)
 	if (rc)
 		log_error("%s", err.msg);
 	else
-		printf("%s: ok, %zu project%s\n", path, c.n_projects,
-		       c.n_projects == 1 ? "" : "s");
+		printf("%s: ok, %zu project%s, %zu group%s\n", path,
+		       c.n_projects, c.n_projects == 1 ? "" : "s", c.n_groups,
+		       c.n_groups == 1 ? "" : "s");
 	config_release(&c);
 	return rc ? EXIT_CONFIG : 0;
 }
