@@ -108,6 +108,13 @@ class Fleet(DaemonTest):
         r0 = d.metric("semver_tagger_group_polls_total", group="plat")
         wait_for(lambda: d.metric("semver_tagger_group_polls_total", group="plat") >= r0 + 1,
                  what="a poll round after the re-discovery")
+        # labels: created once at start, only read by the three
+        # re-discoveries since (idempotent)
+        reqs = self.standin.ctl("GET", "/__control__/requests")
+        self.assertEqual(len([r for r in reqs if r["route"] ==
+                              "POST /api/v4/groups/:id/labels"]), 3)
+        self.assertGreaterEqual(len([r for r in reqs if r["route"] ==
+                                     "GET /api/v4/groups/:id/labels"]), 4)
         self.standin.ctl("DELETE", "/__control__/counters")
         r0 = d.metric("semver_tagger_group_polls_total", group="plat")
         wait_for(lambda: d.metric("semver_tagger_group_polls_total", group="plat") >= r0 + 3,
