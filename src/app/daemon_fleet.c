@@ -44,9 +44,8 @@ struct seen {
 /* One [group]'s poller state (kept across generations by path). */
 struct poller {
 	char *path;
-	struct forge *forge;       /* for the generation below */
-	const struct gen *gen;
-	int64_t loaded_unix;
+	struct forge *forge;       /* for generation gen_seq */
+	uint64_t gen_seq;
 	struct secret token;
 	int64_t cursor_ms;         /* newest updated_at seen, -1: none yet */
 	struct seen *seen;         /* within OVERLAP_MS of the cursor */
@@ -64,8 +63,7 @@ struct daemon_fleet {
 	bool rediscover;           /* a project event asked for it */
 	int64_t next_discovery_ms; /* monotonic */
 	int64_t next_poll_ms;
-	const struct gen *labels_gen;
-	int64_t labels_loaded;
+	uint64_t labels_seq;       /* generation whose labels were ensured */
 	struct poller *p;
 	size_t n;
 };
@@ -90,7 +88,7 @@ static void poller_forget_forge(struct poller *p)
 {
 	forge_free(p->forge);
 	p->forge = NULL;
-	p->gen = NULL;
+	p->gen_seq = 0;
 	secret_release(&p->token);
 }
 
@@ -129,17 +127,15 @@ static int poller_forge(struct daemon *d, struct poller *p,
 {
 	int rc;
 
-	if (p->forge && p->gen == g && p->loaded_unix == g->loaded_unix)
+	if (p->forge && p->gen_seq == g->seq)
 		return ST_OK;
 	poller_forget_forge(p);
 	rc = fleet_token_load(&gr->settings, &p->token, err);
 	if (!rc)
 		rc = fleet_forge_new(&gr->settings, gr->path, p->token.value,
 				     &d->stopping, &p->forge, err);
-	if (!rc) {
-		p->gen = g;
-		p->loaded_unix = g->loaded_unix;
-	}
+	if (!rc)
+		p->gen_seq = g->seq;
 	return rc;
 }
 
@@ -314,9 +310,8 @@ static int64_t step(struct daemon *d, struct daemon_fleet *f, bool asked)
 	int64_t now = mono_ms(), next;
 	unsigned poll_s = poll_interval_s(g);
 
-	if (f->labels_gen != g || f->labels_loaded != g->loaded_unix) {
-		f->labels_gen = g;
-		f->labels_loaded = g->loaded_unix;
+	if (f->labels_seq != g->seq) {
+		f->labels_seq = g->seq;
 		ensure_labels(d, g);
 	}
 	if (g->cfg.n_groups && (asked || now >= f->next_discovery_ms)) {

@@ -222,6 +222,7 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 	if (!g)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	atomic_init(&g->refs, 1);
+	g->seq = ++d->gen_seq;
 	config_init(&g->cfg);
 	secret_init(&g->webhook_secret);
 	g->loaded_unix = (int64_t)time(NULL);

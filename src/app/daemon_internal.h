@@ -65,6 +65,7 @@ struct gen {
 	struct project_rt *p;
 	size_t n;
 	int64_t loaded_unix;
+	uint64_t seq;               /* 1, 2, ...: which load this is */
 	struct fleet_set fleet;     /* the projects p[] resolve (owned) */
 	struct fleet_discovery disc;
 };
@@ -86,6 +87,7 @@ struct daemon {
 	struct scheduler_options so;
 	struct daemon_fleet *fleet; /* daemon_fleet.c */
 	atomic_int quiet_reload;    /* the next SIGHUP is a re-discovery */
+	uint64_t gen_seq;           /* main thread only: the last gen's seq */
 };
 
 /* daemon_gen.c */
