@@ -2,6 +2,8 @@
 /* Which projects a configuration covers, with their combined settings. */
 #include "fleet.h"
 
+#include "engine.h"
+
 #include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/gitlab.h"
 #include "semver-tagger/labels.h"
@@ -22,46 +24,34 @@ void fleet_set_release(struct fleet_set *s)
 int fleet_token_load(const struct config_project *p, struct secret *s,
 		     struct st_error *err)
 {
-	int rc;
+	struct engine_token_from from = { false, NULL };
+	enum gitlab_token_kind kind;
+	int rc = engine_token_load(p, &from, s, &kind, err);
 
-	if (p->token_file)
-		rc = secret_read_file(s, p->token_file, err);
-	else if (p->token_env)
-		rc = secret_from_env(s, p->token_env, false, err);
-	else
-		rc = secret_from_credentials(s, "gitlab-token", err);
-	if (rc == ST_ENOTFOUND && !p->token_file && !p->token_env) {
-		st_error_clear(err);
-		rc = st_error_set(err, ST_EAUTH, "no API token: set "
-				  "token_file or token_env, or give the "
-				  "gitlab-token credential (LoadCredential=)");
-	}
 	if (rc == 0)
 		log_add_secret(s->value);
 	return rc;
 }
 
+/* The engine builds every forge (engine.h): settings made for project. */
 int fleet_forge_new(const struct config_project *p, const char *project,
 		    const char *token, const atomic_int *cancel,
 		    struct forge **out, struct st_error *err)
 {
-	struct gitlab_options g;
+	struct engine_settings s;
+	int rc;
 
 	if (!p->api_url)
 		return st_error_set(err, ST_ECONFIG, "%s: no api_url (e.g. "
 				    "https://gitlab.example.com/api/v4)",
 				    p->name ? p->name : "project");
-	gitlab_options_default(&g);
-	g.api_url = p->api_url;
-	g.project = project ? project : p->project;
-	g.token = token;
-	g.token_kind = GITLAB_TOKEN_PRIVATE;
-	g.http.connect_timeout_ms = (long)p->connect_timeout * 1000;
-	g.http.timeout_ms = (long)p->total_timeout * 1000;
-	g.http.ca_file = p->ca_file;
-	g.http.ca_path = p->ca_dir;
-	g.http.cancel = cancel;
-	return gitlab_forge_new(&g, out, err);
+	engine_settings_init(&s);
+	s.cfg = *p; /* borrowed: not released below */
+	s.cfg.project = (char *)(project ? project : p->project);
+	s.token.value = (char *)token;
+	s.token_kind = GITLAB_TOKEN_PRIVATE;
+	rc = engine_forge_new(&s, cancel, out, err);
+	return rc;
 }
 
 static struct fleet_project *set_push(struct fleet_set *s)
