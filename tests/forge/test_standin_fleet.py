@@ -74,6 +74,13 @@ class TestGroups(FleetCase):
         self.commit(self.p_b["id"], "main", {"f": "1\n"})
         self.assertNotEqual(self.head(self.p_b), self.head(self.tmpl))
 
+    def test_share_repo_of_serves_one_repository(self):
+        shared = self.project(path_with_namespace=self.root + "/c/shared",
+                              share_repo_of=self.tmpl["id"])
+        self.assertEqual(shared["repo_path"], self.tmpl["repo_path"])
+        self.commit(self.tmpl["id"], "main", {"g": "1\n"})
+        self.assertEqual(self.head(shared), self.head(self.tmpl))
+
     def test_group_merge_requests(self):
         m1 = self.merged_mr(self.tmpl, "f1")
         self.merged_mr(self.p_arch, "f2")
