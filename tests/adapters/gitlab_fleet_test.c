@@ -128,6 +128,51 @@ START_TEST(test_group_mrs_hostile)
 }
 END_TEST
 
+START_TEST(test_hostile_listings)
+{
+	struct forge *f = forge_pp(100);
+	struct forge_fleet_projects p = { 0 };
+	struct forge_protected_refs r = { 0 };
+	struct forge_token_info t;
+	struct forge_list_result res;
+	struct st_error err;
+	int64_t id = 0;
+
+	memset(&res, 0, sizeof(res));
+	tu_fault("{\"endpoint\":\"GET /api/v4/groups/:id/projects\","
+		 "\"mode\":\"status\",\"status\":200,\"body\":"
+		 "\"[{\\\"id\\\":1,\\\"path_with_namespace\\\":7}]\"}");
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_group_projects(f, "grp", NULL, &p, &res, &err),
+			 ST_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "path_with_namespace"));
+	tu_msg(err.msg);
+	tu_fault("{\"endpoint\":\"GET /api/v4/personal_access_tokens/self\","
+		 "\"mode\":\"status\",\"status\":200,\"body\":"
+		 "\"{\\\"scopes\\\":\\\"api\\\"}\"}");
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_token_info(f, &t, &err), ST_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "scopes"));
+	tu_msg(err.msg);
+	tu_fault("{\"endpoint\":\"GET /api/v4/projects/:id/protected_tags\","
+		 "\"mode\":\"status\",\"status\":200,\"body\":\"[{}]\"}");
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_protected_refs(f, true, &r, &err), ST_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "without a name"));
+	tu_fault("{\"endpoint\":\"GET /api/v4/projects/:id/merge_requests/:iid\","
+		 "\"mode\":\"status\",\"status\":200,\"body\":"
+		 "\"{\\\"head_pipeline\\\":{\\\"id\\\":-4}}\"}");
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_mr_head_pipeline(f, 1, &id, &err), ST_EINVAL);
+	ck_assert_int_eq(id, 0);
+	tu_fault("{\"endpoint\":\"GET /api/v4/projects/:id/protected_tags\","
+		 "\"mode\":\"malformed_json\"}");
+	st_error_clear(&err);
+	ck_assert_int_ne(forge_protected_refs(f, true, &r, &err), 0);
+	forge_free(f);
+}
+END_TEST
+
 START_TEST(test_token_and_access)
 {
 	struct forge *f = forge_pp(100);
@@ -291,6 +336,7 @@ int main(void)
 	tcase_add_test(tc, test_group_projects);
 	tcase_add_test(tc, test_group_mrs_pages_and_bound);
 	tcase_add_test(tc, test_group_mrs_hostile);
+	tcase_add_test(tc, test_hostile_listings);
 	tcase_add_test(tc, test_token_and_access);
 	tcase_add_test(tc, test_protected_refs);
 	tcase_add_test(tc, test_labels_idempotent);
