@@ -53,6 +53,12 @@ struct config_project {
 	bool notes;             /* note on MRs that block a release */
 	bool releases;          /* GitLab release objects */
 	bool stable_release;    /* STABLE_RELEASE for --once */
+	/* What a release says (docs/release-engine.md) */
+	int changelog;          /* -1 auto: on for version-file and maven */
+	char *changelog_file;   /* "CHANGELOG.md" */
+	char *release_sections; /* "Heading:~label, ..." (notes.h) */
+	char *release_exclude_labels; /* "label, ..." */
+	bool released_notes;    /* "Released in X.Y.Z" note on each MR */
 	unsigned set;           /* internal: which keys were given */
 };
 
@@ -72,6 +78,7 @@ struct config {
 	char *state_dir;
 	char *listen;             /* "127.0.0.1:8080", NULL = no listener */
 	char *webhook_secret_file;
+	char *status_token_file;  /* bearer token of the read pages, or NULL */
 	int log_level;            /* enum log_level value, -1 = default */
 	struct config_project global; /* [global]: what projects inherit */
 	struct config_project *projects;

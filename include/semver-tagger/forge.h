@@ -227,6 +227,12 @@ struct forge_ops {
 			      struct st_error *err);
 	/* Optional (NULL: nothing read ahead). */
 	void (*preload_mrs)(void *impl, const char *cache_path);
+	/* Optional (NULL: forge_release_exists() fails ST_EINVAL). */
+	int (*release_exists)(void *impl, const char *tag, bool *exists,
+			      struct st_error *err);
+	/* Optional (NULL: *text NULL, MR titles only). */
+	int (*mr_release_text)(void *impl, int64_t iid, char **text,
+			       struct st_error *err);
 	/* Optional (NULL: FORGE_PUSH_RULES_UNAVAILABLE). */
 	int (*push_rule)(void *impl, struct forge_push_rule *out,
 			 struct st_error *err);
@@ -279,6 +285,17 @@ int forge_set_commit_status(struct forge *f,
 			    const struct forge_commit_status *st,
 			    enum forge_outcome *out, struct st_error *err);
 void forge_counters(struct forge *f, struct forge_counters *out);
+
+/* Does the forge have a release object for tag? (GitLab: GET
+ * /projects/:id/releases/:tag_name, 200 or 404.) */
+int forge_release_exists(struct forge *f, const char *tag, bool *exists,
+			 struct st_error *err);
+
+/* The "Release notes" section of MR !iid's description (notes.h:
+ * notes_description_section, capped at NOTES_MR_TEXT_MAX), malloc'd into
+ * *text (caller frees), or NULL when it has none. */
+int forge_mr_release_text(struct forge *f, int64_t iid, char **text,
+			  struct st_error *err);
 
 /*
  * The project's push rules into out (initialised by the caller; released

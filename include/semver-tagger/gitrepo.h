@@ -34,6 +34,7 @@
 
 #include "semver-tagger/error.h"
 #include "semver-tagger/semver.h"
+#include "semver-tagger/strbuf.h"
 #include "semver-tagger/versionfile.h"
 
 /* ---- object ids ---- */
@@ -229,7 +230,7 @@ void gitrepo_commitset_free(struct gitrepo_commitset *set);
  * ST_ENOTFOUND when there is no such file; ST_EINVAL when path is not a
  * regular file. Reads the object database only.
  */
-int gitrepo_file_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
+int gitrepo_blob_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
 		    const char *path, struct strbuf *out,
 		    struct gitrepo_oid *blob, struct st_error *err);
 
@@ -273,6 +274,44 @@ int gitrepo_version_commit(struct gitrepo *repo, const struct gitrepo_oid *paren
 			   const char *message, struct gitrepo_oid *out,
 			   bool *made, struct st_error *err);
 
+/* A file other than the version files that a release commit also writes
+ * (the changelog). path: relative, inside the repository. */
+struct gitrepo_file {
+	const char *path;
+	const char *content;
+	size_t len;
+};
+
+/* gitrepo_version_commit() that also writes the n extra files; a commit
+ * is made when a version file or an extra file changes. */
+int gitrepo_release_commit(struct gitrepo *repo,
+			   const struct gitrepo_oid *parent,
+			   const struct versionfile_spec *spec,
+			   const char *version,
+			   const struct gitrepo_identity *who,
+			   const char *message, const struct gitrepo_file *extra,
+			   size_t n_extra, struct gitrepo_oid *out, bool *made,
+			   struct st_error *err);
+
+/* A file's bytes at commit (capped at VERSIONFILE_MAX_BYTES: ST_ETOOBIG);
+ * ST_ENOTFOUND when it does not exist; ST_ECONFIG for a path that is not
+ * inside the repository (absolute, "..", ".git"). */
+int gitrepo_file_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
+		    const char *path, struct strbuf *out, struct st_error *err);
+
+/* Is path usable as a repository file path (see gitrepo_file_at)? */
+bool gitrepo_path_valid(const char *path);
+
+/* *out = tag is an annotated tag object whose tagger is who (name and
+ * email): a release this tool made (a lightweight tag: false). */
+int gitrepo_tag_made_by(struct gitrepo *repo, const struct gitrepo_oid *tag,
+			const struct gitrepo_identity *who, bool *out,
+			struct st_error *err);
+
+/* The commit's committer time (Unix seconds). */
+int gitrepo_commit_time(struct gitrepo *repo, const struct gitrepo_oid *commit,
+			int64_t *out, struct st_error *err);
+
 /*
  * An annotated tag object (no ref) named tag_name pointing at commit, with
  * message, tagger who at commit's committer time. The ref is created by
@@ -297,6 +336,10 @@ struct gitrepo_merge_request {
 	const char *branch_version;       /* conflicts in managed files take it */
 	const struct gitrepo_identity *who;
 	const char *message;              /* NULL: "Merge <commit> into <branch>" */
+	/* NULL, or the changelog the tool writes: a conflict there is
+	 * settled by changelog_merge() (every release section of both
+	 * sides, in version order). */
+	const char *changelog_path;
 };
 
 /*

@@ -74,6 +74,8 @@ struct http_counters {
 void http_client_counters(const struct http_client *c,
 			  struct http_counters *out);
 
+struct http_response;
+
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT" */
 	const char *url;
@@ -82,6 +84,13 @@ struct http_request {
 	/* Not idempotent (a note): repeat only when the server surely did
 	 * not act on it (no connection, or 429). */
 	bool once;
+	/* Reads (!once): a 2xx answer that accept() rejects (non-zero,
+	 * reason filled) is retried like a 5xx, within the same attempts
+	 * and budget: a body garbled by a proxy or a restarting server is
+	 * as temporary as a 502. NULL: every 2xx is final. */
+	int (*accept)(void *ctx, const struct http_response *rs,
+		      char *reason, size_t size);
+	void *accept_ctx;
 };
 
 struct http_response {
@@ -112,8 +121,8 @@ int http_do(struct http_client *c, const struct http_request *rq,
  * A-Z a-z 0-9 - . _ ~). */
 int http_escape(struct strbuf *out, const char *s);
 
-/* 1 when url is http(s) and, for plain http, the host is a loopback
- * address (127.0.0.0/8, ::1, localhost), else 0. */
+/* 1 when url is https, or plain http to a numeric loopback address
+ * (127.0.0.0/8, [::1]; urlrule_transport_safe), else 0. */
 int http_url_safe(const char *url);
 
 #endif

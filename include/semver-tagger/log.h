@@ -3,12 +3,14 @@
  * The log sink: the one piece of global mutable state (with signal flags).
  * Lines go to stderr; with JOURNAL_STREAM set they carry sd-daemon "<N>"
  * priority prefixes. Registered secrets are replaced by "***" in every
- * line, whatever level, so a token can never reach a log.
+ * line, whatever level, so a token can never reach a log; control
+ * characters are escaped, so a value from outside cannot start a line.
  * Only src/app logs; lower layers fill a struct st_error instead.
  */
 #ifndef SEMVER_TAGGER_LOG_H
 #define SEMVER_TAGGER_LOG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 enum log_level {
@@ -36,6 +38,12 @@ void log_clear_secrets(void);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Copy src into dst (size bytes, NUL-terminated, cut before an escape
+ * that does not fit) with control characters escaped: "\n", "\r", "\t",
+ * "\x1b" for the other C0 controls and DEL, "\u009b" for the C1 ones.
+ * log_msg() does this to every line. */
+void log_escape(char *dst, size_t size, const char *src);
 
 /* Redact registered secrets in place in buf (NUL-terminated). */
 void log_redact(char *buf);

@@ -96,11 +96,13 @@ struct release_branch_report {
 	int status;                          /* 0 or ST_E* */
 	char error[ST_ERROR_MSG_MAX];
 	bool note_posted;                    /* a missing-label note went out */
+	char *notes;                         /* the release's notes (or NULL) */
 };
 
 struct release_report {
 	char *project;                       /* path_with_namespace */
 	char *default_branch;
+	char *web_url;                       /* the project's page, or NULL */
 	struct release_branch_report *branches;
 	size_t n_branches;
 	/* Goals of earlier releases completed or checked (killed runs). */
@@ -112,6 +114,8 @@ struct release_report {
 	size_t n_debug;
 	unsigned replans;
 	unsigned api_requests;
+	unsigned release_objects;            /* created by this run */
+	unsigned released_notes;             /* "Released in" notes posted */
 	int status;                          /* worst of all: 0 or ST_E* */
 	char error[ST_ERROR_MSG_MAX];
 };

@@ -7,7 +7,8 @@
  *   webhook_decide()   event + a project's branch settings -> what to do
  *   webhook_token_equal()  the X-Gitlab-Token check, in constant time
  *   struct webhook_dedupe  bounded LRU of Idempotency-Key values
- *   struct webhook_server  POST /webhook, GET /healthz, GET /metrics
+ *   struct webhook_server  POST /webhook, GET /healthz, GET /metrics,
+ *                          GET / and GET /status.json (the status page)
  *
  * Webhooks are hints: a missed or duplicated delivery costs a poll
  * interval or one extra reconciliation, never a wrong tag. The listener
@@ -22,6 +23,7 @@
 #include "semver-tagger/strbuf.h"
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -160,13 +162,18 @@ struct webhook_handlers {
 	int (*health)(void *ctx, struct strbuf *body);
 	/* GET /metrics: append Prometheus text to body, return 200. */
 	int (*metrics)(void *ctx, struct strbuf *body);
+	/* GET / (json false: HTML) and GET /status.json: fill body, return
+	 * the status (200). NULL: 404. */
+	int (*status)(void *ctx, bool json, struct strbuf *body);
 };
 
 struct webhook_limits {
 	size_t max_body;             /* WEBHOOK_BODY_MAX */
 	unsigned max_connections;    /* 64 */
 	unsigned max_per_ip;         /* 8 */
-	unsigned idle_timeout_s;     /* 10: libmicrohttpd's inactivity timeout */
+	unsigned idle_timeout_s;     /* 5: libmicrohttpd's inactivity timeout */
+	unsigned header_deadline_s;  /* 5: from connect (or the previous
+					request's end) to complete headers */
 	unsigned deadline_s;         /* 10: whole request, from the headers on */
 	size_t dedupe_keys;          /* 4096 Idempotency-Keys remembered */
 };
@@ -177,6 +184,10 @@ struct webhook_server_options {
 	const char *listen;  /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
 	int listen_fd;       /* >= 0: an already bound socket (LISTEN_FDS) */
 	const char *secret;  /* the X-Gitlab-Token value; copied */
+	/* NULL or "": /metrics, / and /status.json are open. Else they need
+	 * "Authorization: Bearer <read_token>" (401 otherwise); /healthz
+	 * stays open for probes. Copied. */
+	const char *read_token;
 	struct webhook_limits limits;
 	struct webhook_handlers handlers;
 };
@@ -193,6 +204,15 @@ struct webhook_stats {
 	uint64_t other;         /* 404, 405, 503 */
 };
 
+/*
+ * The key under which the per-address connection limit counts a client:
+ * an IPv4 address (or IPv4-mapped IPv6) whole, an IPv6 address by its
+ * /64 (one subscriber usually has a whole /64; counting single addresses
+ * would give it 2^64 times the limit). key gets 16 bytes; returns the
+ * bytes used (4 or 8, 0 for other families).
+ */
+size_t webhook_peer_key(const struct sockaddr *sa, unsigned char key[16]);
+
 /* Parse "host:port" (host may be [v6], empty or "*" for any). */
 int webhook_parse_listen(const char *listen, char *host, size_t host_size,
 			 uint16_t *port, struct st_error *err);
@@ -205,6 +225,11 @@ int webhook_server_start(const struct webhook_server_options *o,
 uint16_t webhook_server_port(const struct webhook_server *s);
 /* Replace the secret (SIGHUP). ST_ENOMEM keeps the old one. */
 int webhook_server_set_secret(struct webhook_server *s, const char *secret);
+/* Replace the read token (NULL or "": none). ST_ENOMEM keeps the old. */
+int webhook_server_set_read_token(struct webhook_server *s, const char *token);
+/* "Bearer <token>" (scheme case-insensitive) matches token, compared in
+ * constant time as webhook_token_equal. Pure. */
+bool webhook_bearer_ok(const char *token, const char *authorization);
 void webhook_server_stats(struct webhook_server *s, struct webhook_stats *out);
 /* Stop accepting connections; requests in progress finish. */
 void webhook_server_quiesce(struct webhook_server *s);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "semver-tagger/config.h"
 
+#include "semver-tagger/notes.h"
 #include "semver-tagger/num.h"
 #include "semver-tagger/policy.h"
 #include "semver-tagger/strbuf.h"
@@ -22,7 +23,7 @@
 #define CONFIG_PREFIX_MAX 64
 
 enum key_type { K_STRING, K_REFPART, K_PATH, K_BOOL, K_SECONDS, K_BUILD,
-		K_VERSION };
+		K_VERSION, K_AUTOBOOL };
 
 struct key {
 	const char *name;
@@ -58,9 +59,17 @@ static const struct key keys[] = {
 	KEY("notes", K_BOOL, notes),
 	KEY("releases", K_BOOL, releases),
 	KEY("stable_release", K_BOOL, stable_release),
+	KEY("changelog", K_AUTOBOOL, changelog),
+	KEY("changelog_file", K_PATH, changelog_file),
+	KEY("release_sections", K_STRING, release_sections),
+	KEY("release_exclude_labels", K_STRING, release_exclude_labels),
+	KEY("released_notes", K_BOOL, released_notes),
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+/* config_project.set has one bit per key (and wire.c sends it as 32 bits):
+ * past 32 keys widen both rather than lose which keys were given. */
+_Static_assert(N_KEYS <= 32, "config_project.set holds one bit per key");
 
 static size_t field_size(const struct key *k);
 
@@ -109,7 +118,10 @@ int config_project_defaults(struct config_project *p)
 	p->total_timeout = 60;
 	p->notes = true;
 	p->releases = true;
-	if (!p->tag_prefix || !p->version_file || !p->release_prefix ||
+	p->changelog = -1;
+	p->changelog_file = strdup("CHANGELOG.md");
+	p->released_notes = true;
+	if (!p->changelog_file || !p->tag_prefix || !p->version_file || !p->release_prefix ||
 	    !p->snapshot_suffix || !p->git_name || !p->git_email) {
 		config_project_release(p);
 		return ST_ENOMEM;
@@ -123,6 +135,30 @@ static const struct key *find_key(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+/* Relative, no empty, "." or ".." part, not under .git (the same rule
+ * as gitrepo_path_valid, which config must not depend on). */
+static bool repo_path_ok(const char *v)
+{
+	const char *p = v;
+
+	if (!*v || *v == '/')
+		return false;
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
+			return false;
+	while (p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.') ||
+		    (n == 4 && strncasecmp(p, ".git", 4) == 0))
+			return false;
+		p = slash ? slash + 1 : NULL;
+	}
+	return true;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -194,6 +230,44 @@ static int set_build(struct config_project *p, const char *value,
 	return ST_OK;
 }
 
+/* "auto" (-1) or a boolean. */
+static int set_autobool(const struct key *k, const char *value, int *field,
+			struct st_error *err)
+{
+	bool b;
+
+	if (strcasecmp(value, "auto") == 0) {
+		*field = -1;
+		return ST_OK;
+	}
+	if (parse_bool(value, &b) != 0)
+		return st_error_set(err, ST_ECONFIG,
+				    "%s '%s' is not auto or a boolean (true, "
+				    "false, yes, no, on, off, 1, 0)",
+				    k->name, value);
+	*field = b;
+	return ST_OK;
+}
+
+/* Keys whose text has a grammar of its own: checked when read, so a
+ * mistake names the file and line instead of failing a release. */
+static int check_grammar(const struct key *k, const char *value,
+			 struct st_error *err)
+{
+	struct notes_config nc;
+
+	if (strcmp(k->name, "release_sections") == 0)
+		return notes_config_parse(value, NULL, &nc, err);
+	if (strcmp(k->name, "release_exclude_labels") == 0)
+		return notes_config_parse(NULL, value, &nc, err);
+	if (strcmp(k->name, "changelog_file") == 0 && !repo_path_ok(value))
+		return st_error_set(err, ST_ECONFIG, "changelog_file '%s' is "
+				    "not a relative path inside the "
+				    "repository (no leading '/', '.' or '..' "
+				    "parts, not under .git)", value);
+	return ST_OK;
+}
+
 static int set_typed(struct config_project *p, const struct key *k,
 		     const char *value, struct st_error *err)
 {
@@ -218,6 +292,8 @@ static int set_typed(struct config_project *p, const struct key *k,
 		return ST_OK;
 	case K_BUILD:
 		return set_build(p, value, err);
+	case K_AUTOBOOL:
+		return set_autobool(k, value, field, err);
 	case K_VERSION:
 		if (!semver_release_from_tag(value, "", field))
 			return st_error_set(err, ST_ECONFIG,
@@ -242,7 +318,9 @@ int config_project_set(struct config_project *p, const char *key,
 		return st_error_set(err, ST_ECONFIG,
 				    "%s is longer than %d bytes", key,
 				    CONFIG_VALUE_MAX);
-	rc = set_typed(p, k, value, err);
+	rc = check_grammar(k, value, err);
+	if (rc == 0)
+		rc = set_typed(p, k, value, err);
 	if (rc == 0)
 		p->set |= 1u << (k - keys);
 	return rc;
@@ -408,6 +486,7 @@ void config_release(struct config *c)
 	free(c->state_dir);
 	free(c->listen);
 	free(c->webhook_secret_file);
+	free(c->status_token_file);
 	config_init(c);
 }
 
@@ -484,6 +563,8 @@ static int set_global_only(struct config *c, const char *key,
 		field = &c->listen;
 	else if (strcmp(key, "webhook_secret_file") == 0)
 		field = &c->webhook_secret_file;
+	else if (strcmp(key, "status_token_file") == 0)
+		field = &c->status_token_file;
 	if (!field)
 		return ST_ENOTFOUND;
 	if (*field)

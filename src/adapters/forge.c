@@ -118,6 +118,23 @@ int forge_create_release(struct forge *f, const struct forge_release *rel,
 	return f->ops->create_release(f->impl, rel, out, err);
 }
 
+int forge_release_exists(struct forge *f, const char *tag, bool *exists,
+			 struct st_error *err)
+{
+	if (!f->ops->release_exists)
+		return missing_op(f, "release_exists", err);
+	return f->ops->release_exists(f->impl, tag, exists, err);
+}
+
+int forge_mr_release_text(struct forge *f, int64_t iid, char **text,
+			  struct st_error *err)
+{
+	*text = NULL;
+	if (!f->ops->mr_release_text)
+		return ST_OK;
+	return f->ops->mr_release_text(f->impl, iid, text, err);
+}
+
 int forge_set_commit_status(struct forge *f,
 			    const struct forge_commit_status *st,
 			    enum forge_outcome *out, struct st_error *err)

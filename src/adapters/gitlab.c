@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void gitlab_options_default(struct gitlab_options *o)
 {
@@ -49,6 +50,7 @@ static void gitlab_free(void *impl)
 	free(g->api_url);
 	free(g->project);
 	free(g->project_enc);
+	memset(g->seal_key, 0, sizeof(g->seal_key));
 	free(g);
 }
 
@@ -75,6 +77,8 @@ static const struct forge_ops gitlab_ops = {
 	.free = gitlab_free,
 	.project_cached = gitlab_project_cached,
 	.preload_mrs = gitlab_preload_mrs,
+	.release_exists = gitlab_release_exists,
+	.mr_release_text = gitlab_mr_release_text,
 	.push_rule = gitlab_push_rule,
 	.fleet = &gitlab_fleet_ops,
 };
@@ -133,6 +137,7 @@ static int setup(struct gitlab *g, const struct gitlab_options *o,
 	rc = http_client_new(&o->http, &g->http, err);
 	if (rc)
 		return rc;
+	gitlab_seal_key(g, o->token);
 	return http_client_set_secret_header(g->http,
 		o->token_kind == GITLAB_TOKEN_JOB ? "JOB-TOKEN" :
 		"PRIVATE-TOKEN", o->token, err);
@@ -163,14 +168,70 @@ int gitlab_forge_new(const struct gitlab_options *o, struct forge **out,
 	return rc;
 }
 
+struct json_accept {
+	const char *what;
+	cJSON **root;
+};
+
+/* http_request.accept for JSON reads: keeps the parsed body, so a
+ * body is parsed once. */
+static int accept_json(void *ctx, const struct http_response *rs,
+		       char *reason, size_t size)
+{
+	struct json_accept *a = ctx;
+	struct st_error e;
+	size_t n = strlen(a->what);
+
+	cJSON_Delete(*a->root);
+	*a->root = NULL;
+	st_error_clear(&e);
+	if (json_parse(rs->body.buf, rs->body.len, a->what, a->root, &e) == 0)
+		return 0;
+	if (strncasecmp(rs->content_type, "application/json", 16) != 0) {
+		/* a sign-in or maintenance page: say so */
+		snprintf(reason, size, "answer is %.60s, not JSON",
+			 *rs->content_type ? rs->content_type : "untyped");
+		return -1;
+	}
+	/* "GET ...: body is not valid JSON" -> without the "GET ...: " */
+	snprintf(reason, size, "%s", strncmp(e.msg, a->what, n) == 0 &&
+		 e.msg[n] == ':' ? e.msg + n + 2 : e.msg);
+	return -1;
+}
+
+static int call(struct gitlab *g, struct http_request *rq, const char *path,
+		const char *query, struct http_response *rs,
+		struct st_error *err);
+
+int gitlab_get_json(struct gitlab *g, const char *path, const char *query,
+		    const char *what, struct http_response *rs, cJSON **root,
+		    struct st_error *err)
+{
+	struct json_accept a = { what, root };
+	struct http_request rq = {.method = "GET", .what = what,
+				  .accept = accept_json, .accept_ctx = &a};
+
+	*root = NULL;
+	return call(g, &rq, path, query, rs, err);
+}
+
 int gitlab_call(struct gitlab *g, const char *method, const char *path,
 		const char *query, const char *body, bool once,
 		const char *what, struct http_response *rs,
 		struct st_error *err)
 {
-	struct strbuf url;
 	struct http_request rq = {.method = method, .what = what,
 				  .body = body, .once = once};
+
+	return call(g, &rq, path, query, rs, err);
+}
+
+static int call(struct gitlab *g, struct http_request *rq, const char *path,
+		const char *query, struct http_response *rs,
+		struct st_error *err)
+{
+	const char *what = rq->what;
+	struct strbuf url;
 	int rc;
 
 	strbuf_init(&url, 16384);
@@ -180,8 +241,8 @@ int gitlab_call(struct gitlab *g, const char *method, const char *path,
 		strbuf_release(&url);
 		return st_error_set(err, rc, "%s: URL too long", what);
 	}
-	rq.url = strbuf_str(&url);
-	rc = http_do(g->http, &rq, rs, err);
+	rq->url = strbuf_str(&url);
+	rc = http_do(g->http, rq, rs, err);
 	strbuf_release(&url);
 	return rc;
 }

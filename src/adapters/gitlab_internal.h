@@ -20,6 +20,8 @@ struct gitlab {
 	struct gitlab_cache pre;
 	int pre_rc;
 	struct st_error pre_err;
+	/* gitlab_seal.c: key for the caches' seal, from the token */
+	unsigned char seal_key[32];
 };
 
 /* What a call is for: picks the permission named in 401/403 errors. */
@@ -39,6 +41,14 @@ int gitlab_call(struct gitlab *g, const char *method, const char *path,
 		const char *query, const char *body, bool once,
 		const char *what, struct http_response *rs,
 		struct st_error *err);
+
+/* A GET whose 2xx body must parse as JSON: one that does not is retried
+ * like a 5xx (http_request.accept); when the attempts are spent,
+ * ST_ETEMP. *root (caller frees with cJSON_Delete) is the parsed body of
+ * a 2xx answer, NULL for other statuses (see gitlab_check). */
+int gitlab_get_json(struct gitlab *g, const char *path, const char *query,
+		    const char *what, struct http_response *rs, cJSON **root,
+		    struct st_error *err);
 
 /* 0 for a 2xx JSON response; else the error class and a message that
  * names the call, the status, the server's message and, for 401/403, the
@@ -87,6 +97,10 @@ int gitlab_create_release(void *impl, const struct forge_release *rel,
 			  enum forge_outcome *out, struct st_error *err);
 int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 			     enum forge_outcome *out, struct st_error *err);
+int gitlab_release_exists(void *impl, const char *tag, bool *exists,
+			  struct st_error *err);
+int gitlab_mr_release_text(void *impl, int64_t iid, char **text,
+			   struct st_error *err);
 /* GET /projects/:id/push_rule (gitlab_pushrule.c). */
 int gitlab_push_rule(void *impl, struct forge_push_rule *out,
 		     struct st_error *err);
@@ -96,6 +110,22 @@ int gitlab_push_rule(void *impl, struct forge_push_rule *out,
 int gitlab_cache_parse(const char *body, size_t len, const char *what,
 		       struct gitlab_cache *c, struct st_error *err);
 
+/*
+ * The seal on the state directory's caches (gitlab_seal.c, issue 14):
+ * "<path>.seal" holds HMAC-SHA-256 of the file under a key derived from
+ * the API token. A cache whose seal is missing or does not match was not
+ * written by this program with this token (planted, altered, or another
+ * token's): it is not read, which costs a request or a full listing and
+ * never decides a host or a version.
+ */
+void gitlab_seal_key(struct gitlab *g, const char *token);
+/* 0 when path's seal matches; ST_EINVAL (message naming the file) if
+ * not; ST_ENOTFOUND when the file itself is missing. */
+int gitlab_seal_check(const struct gitlab *g, const char *path,
+		      struct st_error *err);
+/* Seal path as it is now (after its rename into place). */
+int gitlab_seal_write(const struct gitlab *g, const char *path,
+		      struct st_error *err);
 /* gitlab_fleet.c: groups, token, permissions, labels, hooks. */
 extern const struct forge_fleet_ops gitlab_fleet_ops;
 

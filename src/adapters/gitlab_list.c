@@ -41,12 +41,10 @@ static int one_page(struct gitlab *g, enum gitlab_action a, const char *path,
 		    struct http_response *rs, cJSON **root,
 		    struct st_error *err)
 {
-	int rc = gitlab_call(g, "GET", path, query, NULL, false, what, rs, err);
+	int rc = gitlab_get_json(g, path, query, what, rs, root, err);
 
 	if (!rc)
 		rc = gitlab_check(g, a, what, rs, err);
-	if (!rc)
-		rc = json_parse(rs->body.buf, rs->body.len, what, root, err);
 	if (!rc && !cJSON_IsArray(*root))
 		rc = st_error_set(err, ST_EINVAL, "%s: expected a JSON array, "
 				  "got %s", what, json_type_name(*root));

@@ -62,11 +62,9 @@ int gitlab_project(void *impl, struct forge_project *out,
 	snprintf(what, sizeof(what), "GET /projects/%s", g->project_enc);
 	snprintf(path, sizeof(path), "/projects/%s", g->project_enc);
 	http_response_init(&rs);
-	rc = gitlab_call(g, "GET", path, NULL, NULL, false, what, &rs, err);
+	rc = gitlab_get_json(g, path, NULL, what, &rs, &root, err);
 	if (!rc)
 		rc = gitlab_check(g, GITLAB_READ_PROJECT, what, &rs, err);
-	if (!rc)
-		rc = json_parse(rs.body.buf, rs.body.len, what, &root, err);
 	if (!rc) {
 		struct json_where w = {what, ""};
 
@@ -115,6 +113,11 @@ static int project_cache_load(struct gitlab *g, const char *path,
 	size_t n, ml = strlen(PROJECT_MAGIC);
 	int rc;
 
+	st_error_clear(&e);
+	if (gitlab_seal_check(g, path, &e) != 0) {
+		free(buf);
+		return -1; /* not ours: ask the server */
+	}
 	if (!buf || read_small(path, buf, PROJECT_CACHE_MAX, &n) != 0 ||
 	    n < ml || memcmp(buf, PROJECT_MAGIC, ml) != 0) {
 		free(buf);
@@ -143,6 +146,7 @@ static void project_cache_save(struct gitlab *g, const char *path,
 {
 	cJSON *o = cJSON_CreateObject();
 	char tmp[4200], *text = NULL;
+	struct st_error e;
 	bool ok = o &&
 		cJSON_AddStringToObject(o, "api_url", g->api_url) &&
 		cJSON_AddStringToObject(o, "project", g->project) &&
@@ -177,6 +181,8 @@ static void project_cache_save(struct gitlab *g, const char *path,
 		ok = false;
 	if (!ok || rename(tmp, path) != 0)
 		unlink(tmp); /* only a cache: the next run asks again */
+	else
+		gitlab_seal_write(g, path, &e); /* unsealed: asked again */
 	cJSON_free(text);
 }
 

@@ -115,8 +115,10 @@ void gitlab_preload_mrs(void *impl, const char *cache_path)
 	st_error_clear(&g->pre_err);
 	if (!(g->pre_path = strdup(cache_path)))
 		return;
-	g->pre_rc = gitlab_cache_load(cache_path, g->api_url, g->project,
-				      &g->pre, &g->pre_err);
+	g->pre_rc = gitlab_seal_check(g, cache_path, &g->pre_err);
+	if (g->pre_rc == 0)
+		g->pre_rc = gitlab_cache_load(cache_path, g->api_url,
+					      g->project, &g->pre, &g->pre_err);
 }
 
 /* The cache as gitlab_cache_load() gives it: read ahead for this path by
@@ -128,7 +130,10 @@ static int read_cache(struct gitlab *g, const char *path,
 
 	if (!g->pre_path || strcmp(g->pre_path, path) != 0) {
 		gitlab_preload_drop(g);
-		return gitlab_cache_load(path, g->api_url, g->project, c, e);
+		rc = gitlab_seal_check(g, path, e);
+		return rc ? rc
+			  : gitlab_cache_load(path, g->api_url, g->project, c,
+					      e);
 	}
 	rc = g->pre_rc;
 	if (rc)
@@ -284,8 +289,8 @@ static void save_cache(struct gitlab *g, const char *path,
 		c->full_at = (int64_t)time(NULL);
 	if (!c->api_url || !c->project)
 		st_error_set(&e, ST_ENOMEM, "out of memory");
-	else
-		gitlab_cache_save(path, c, &e);
+	else if (gitlab_cache_save(path, c, &e) == 0)
+		gitlab_seal_write(g, path, &e);
 	if (e.code)
 		add_warning(res, "MR cache not saved, the next cycle lists "
 			    "every merged MR again (%s)", e.msg);

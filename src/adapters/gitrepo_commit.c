@@ -11,6 +11,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The blob's size from its object header, before it is loaded: a
+ * 300 MB blob named like a version file cost 300 MB of memory when the
+ * cap was checked after the load (issue 14 item 8). */
+static int blob_size_ok(git_repository *repo, const git_oid *id,
+			const char *path, size_t max, struct st_error *err)
+{
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t size = 0;
+	int rc = git_repository_odb(&odb, repo);
+
+	if (rc == 0)
+		rc = git_odb_read_header(&size, &type, odb, id);
+	git_odb_free(odb);
+	if (rc < 0)
+		return gitrepo__git_error(err, rc, "read %s", path);
+	if (size > max)
+		return st_error_set(err, ST_ETOOBIG, "%s: %zu bytes, larger "
+				    "than %zu bytes", path, size, max);
+	return 0;
+}
+
 /* versionfile_read_fn over a git tree. */
 int gitrepo__tree_read(void *ctx, const char *path, struct strbuf *out,
 		     struct st_error *err)
@@ -33,10 +55,14 @@ int gitrepo__tree_read(void *ctx, const char *path, struct strbuf *out,
 		return st_error_set(err, ST_EINVAL, "%s: not a regular file",
 				    path);
 	}
-	rc = git_blob_lookup(&blob, r->repo, git_tree_entry_id(e));
+	rc = blob_size_ok(r->repo, git_tree_entry_id(e), path, out->max, err);
+	if (rc == 0)
+		rc = git_blob_lookup(&blob, r->repo, git_tree_entry_id(e));
 	git_tree_entry_free(e);
-	if (rc < 0)
+	if (rc < 0 && !err->code)
 		return gitrepo__git_error(err, rc, "read %s", path);
+	if (rc < 0)
+		return rc;
 	strbuf_reset(out);
 	if (strbuf_add(out, git_blob_rawcontent(blob),
 		       (size_t)git_blob_rawsize(blob)))
@@ -222,6 +248,19 @@ int gitrepo_version_commit(struct gitrepo *repo, const struct gitrepo_oid *paren
 			   const char *message, struct gitrepo_oid *out,
 			   bool *made, struct st_error *err)
 {
+	return gitrepo_release_commit(repo, parent, spec, version, who, message,
+				      NULL, 0, out, made, err);
+}
+
+int gitrepo_release_commit(struct gitrepo *repo,
+			   const struct gitrepo_oid *parent,
+			   const struct versionfile_spec *spec,
+			   const char *version,
+			   const struct gitrepo_identity *who,
+			   const char *message, const struct gitrepo_file *extra,
+			   size_t n_extra, struct gitrepo_oid *out, bool *made,
+			   struct st_error *err)
+{
 	struct gitrepo__tree_reader r = { repo->repo, NULL };
 	struct versionfile_changes ch;
 	git_commit *pc = NULL;
@@ -236,6 +275,8 @@ int gitrepo_version_commit(struct gitrepo *repo, const struct gitrepo_oid *paren
 		rc = gitrepo__git_error(err, rc, "commit tree");
 	if (!rc)
 		rc = versionfile_plan(spec, version, gitrepo__tree_read, &r, &ch, err);
+	if (!rc && n_extra)
+		rc = gitrepo__changes_add(&r, extra, n_extra, &ch, err);
 	if (!rc && !versionfile_changes_any(&ch)) {
 		*out = *parent; /* already holds the version: no commit */
 		*made = false;

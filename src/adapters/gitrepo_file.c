@@ -35,7 +35,7 @@ static int blob_id_at(git_repository *r, const git_commit *c, const char *path,
 	return 0;
 }
 
-int gitrepo_file_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
+int gitrepo_blob_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
 		    const char *path, struct strbuf *out,
 		    struct gitrepo_oid *blob, struct st_error *err)
 {

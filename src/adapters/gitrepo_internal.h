@@ -69,6 +69,11 @@ int gitrepo__commit_create(git_repository *repo, const git_signature *sig,
 int gitrepo__message_text(const char *message, const char *fallback,
 			  const char *subject, struct strbuf *out);
 
+/* ---- extra files (gitrepo_files.c) ---- */
+int gitrepo__changes_add(struct gitrepo__tree_reader *r,
+			 const struct gitrepo_file *extra, size_t n,
+			 struct versionfile_changes *ch, struct st_error *err);
+
 /* ---- network child (gitrepo_child.c) ---- */
 
 /*

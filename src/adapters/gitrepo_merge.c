@@ -11,6 +11,8 @@
  */
 #include "gitrepo_internal.h"
 
+#include "semver-tagger/changelog.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +152,43 @@ static int tree_reader_plan(struct merge_state *m, git_commit *c,
 			    struct versionfile_changes *out,
 			    struct st_error *err);
 
+/* A conflict in the changelog: ours plus every release section of theirs
+ * that ours lacks, in version order (changelog.h). */
+static int resolve_changelog(struct merge_state *m, struct conflict *c,
+			     struct st_error *err)
+{
+	struct strbuf side[2], out;
+	int rc = 0;
+
+	c->ok = false;
+	if (!c->has[1] || !c->has[2])
+		return 0; /* deleted on one side: a person decides */
+	for (int s = 0; s < 2; s++)
+		strbuf_init(&side[s], CHANGELOG_MAX_BYTES);
+	strbuf_init(&out, 2 * CHANGELOG_MAX_BYTES);
+	for (int s = 0; s < 2 && !rc; s++)
+		rc = read_blob(m->repo->repo, side_of(c, s + 1), &side[s], err);
+	if (!rc && changelog_merge(strbuf_str(&side[0]), side[0].len,
+				   strbuf_str(&side[1]), side[1].len, &out) == 0) {
+		rc = git_blob_create_from_buffer(&c->resolved, m->repo->repo,
+						 strbuf_str(&out), out.len);
+		if (rc < 0)
+			rc = gitrepo__git_error(err, rc, "write %s", c->path);
+		else
+			c->ok = true;
+	}
+	for (int s = 0; s < 2; s++)
+		strbuf_release(&side[s]);
+	strbuf_release(&out);
+	return rc;
+}
+
+static bool is_changelog(const struct merge_state *m, const char *path)
+{
+	return m->req->changelog_path &&
+	       strcmp(m->req->changelog_path, path) == 0;
+}
+
 static int conflict_init(struct conflict *c, const char *path,
 			 const git_index_entry *a, const git_index_entry *o,
 			 const git_index_entry *t)
@@ -212,7 +251,7 @@ static int refuse(struct merge_state *m, struct st_error *err)
 				    m->c[i].path);
 	gitrepo_oid_tohex(&m->req->commit, hex);
 	rc = st_error_set(err, ST_EREFUSED,
-			  "branch %s: merging %.12s conflicts in %s (only version files are resolved automatically; merge by hand)",
+			  "branch %s: merging %.12s conflicts in %s (only version files and the changelog are resolved automatically; merge by hand)",
 			  m->req->branch, hex, strbuf_str(&paths));
 	strbuf_release(&paths);
 	return rc;
@@ -252,7 +291,9 @@ static int resolve_conflicts(struct merge_state *m, struct st_error *err)
 		m->managed_known = !rc;
 	}
 	for (size_t i = 0; i < m->n && !rc; i++)
-		if (m->managed_known && is_managed(m, m->c[i].path))
+		if (is_changelog(m, m->c[i].path))
+			rc = resolve_changelog(m, &m->c[i], err);
+		else if (m->managed_known && is_managed(m, m->c[i].path))
 			rc = resolve_one(m, &m->c[i], err);
 	for (size_t i = 0; i < m->n; i++)
 		all = all && m->c[i].ok;

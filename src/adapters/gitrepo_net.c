@@ -8,6 +8,8 @@
  */
 #include "gitrepo_internal.h"
 
+#include "semver-tagger/urlrule.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +69,11 @@ int gitrepo__check_url(const char *url, struct st_error *err)
 				    "repository URL must not contain user info; the token goes through the credential callback");
 	if (end == auth)
 		return st_error_set(err, ST_ECONFIG, "repository URL has no host");
+	/* the token would cross the network in clear text */
+	if (strncmp(url, "http://", 7) == 0 && !urlrule_transport_safe(url))
+		return st_error_set(err, ST_ECONFIG,
+				    "repository URL %s: plain http only to a numeric loopback address (127.0.0.0/8, [::1])",
+				    url);
 	return 0;
 }
 
@@ -151,6 +158,20 @@ int gitrepo__net_error(struct gitrepo_net *net, struct st_error *err,
 	return gitrepo__git_error(err, gitrc, "%s", what);
 }
 
+/* An anonymous remote for url, without the repository's url.*.insteadOf
+ * rewriting: a planted mirror config (a shared CI cache) could otherwise
+ * fetch from another server than the one checked by urlrule.h. */
+static int anon_remote(git_remote **out, git_repository *repo,
+		       const char *url)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 int gitrepo__net_connect(git_repository *repo, struct gitrepo_net *net,
 			 int direction, git_remote **out, struct st_error *err)
 {
@@ -159,7 +180,7 @@ int gitrepo__net_connect(git_repository *repo, struct gitrepo_net *net,
 	int rc;
 
 	git_remote_connect_options_init(&o, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
-	rc = git_remote_create_anonymous(&r, repo, net->url);
+	rc = anon_remote(&r, repo, net->url);
 	if (rc < 0)
 		return gitrepo__git_error(err, rc, "remote %s", net->url);
 	gitrepo__net_callbacks(net, &o.callbacks);
@@ -403,7 +424,7 @@ int gitrepo__fetch_here(const char *path, const char *url,
 	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
 	co.callbacks = o.callbacks;
 	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
-	rc = git_remote_create_anonymous(&remote, repo, url);
+	rc = anon_remote(&remote, repo, url);
 	if (rc < 0)
 		rc = gitrepo__git_error(err, rc, "remote %s", url);
 	/* connect first: when the advertisement matches the mirror, that

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The libcurl client: one easy handle per client, reused (keep-alive). */
 #include "semver-tagger/http.h"
+#include "semver-tagger/urlrule.h"
 
 #include "semver-tagger/num.h"
 
@@ -325,26 +326,10 @@ int http_escape(struct strbuf *out, const char *s)
 
 int http_url_safe(const char *url)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
-	int ok = 0;
-
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto out;
-	if (strcasecmp(scheme, "https") == 0)
-		ok = 1;
-	else if (strcasecmp(scheme, "http") == 0)
-		/* A token in clear text is fine only on this machine. */
-		ok = strncmp(host, "127.", 4) == 0 ||
-		     strcmp(host, "[::1]") == 0 ||
-		     strcasecmp(host, "localhost") == 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return ok;
+	/* One rule for the API URL and the clone URL (urlrule.h): plain
+	 * http only to a numeric loopback address, never by the look of a
+	 * name ("127.evil.example", "localhost.evil"). */
+	return urlrule_transport_safe(url);
 }
 
 /* --- one attempt ------------------------------------------------------ */
@@ -646,6 +631,13 @@ int http_do(struct http_client *c, const struct http_request *rq,
 			classify_status(c, rq, rs, &o);
 		else
 			classify_curl(c, rq, cc, &o);
+		if (o.verdict == V_DONE && rq->accept && !rq->once &&
+		    rs->status >= 200 && rs->status < 300 &&
+		    rq->accept(rq->accept_ctx, rs, o.reason,
+			       sizeof(o.reason)) != 0) {
+			o.verdict = V_RETRY;
+			o.delay_ms = -1;
+		}
 		if (o.verdict == V_DONE)
 			return ST_OK;
 		if (o.verdict == V_FAIL)

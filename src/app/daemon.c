@@ -11,6 +11,8 @@
  */
 #include "daemon_internal.h"
 
+#include "statusboard.h"
+
 #include "output.h"
 #include "semver-tagger/error.h"
 #include "semver-tagger/http.h"
@@ -158,6 +160,8 @@ static void reload(struct daemon *d)
 						      : "(none)");
 	if (d->server && g->webhook_secret.value)
 		webhook_server_set_secret(d->server, g->webhook_secret.value);
+	if (d->server)
+		webhook_server_set_read_token(d->server, g->status_token.value);
 	gen_unref(old);
 	apply_log_level(d, g);
 	discovery_log(g);
@@ -199,14 +203,22 @@ static int start_listener(struct daemon *d, struct st_error *err)
 	o.handlers.event = daemon_on_event;
 	o.handlers.health = daemon_on_health;
 	o.handlers.metrics = daemon_on_metrics;
+	o.handlers.status = daemon_on_status;
+	o.read_token = g->status_token.value;
+	if (!o.read_token && d->listen_fds == 0 &&
+	    !statusboard_listen_loopback(g->cfg.listen))
+		log_warning("listening on %s without status_token_file: the "
+			    "status page and /metrics show every project to "
+			    "anyone who can connect", g->cfg.listen);
 	rc = webhook_server_start(&o, &d->server, err);
 	if (rc == 0 && d->listen_fds > 0)
 		log_notice("listening on the socket systemd passed (port %u)",
 			   (unsigned)webhook_server_port(d->server));
 	else if (rc == 0)
 		log_notice("listening on %s (port %u): POST /webhook, "
-			   "GET /healthz, GET /metrics", g->cfg.listen,
-			   (unsigned)webhook_server_port(d->server));
+			   "GET /healthz, GET /metrics, GET / (status page%s)",
+			   g->cfg.listen, (unsigned)webhook_server_port(d->server),
+			   o.read_token ? ", bearer token" : "");
 	return rc;
 }
 
@@ -293,6 +305,8 @@ static int start(struct daemon *d, struct st_error *err)
 	int rc;
 
 	rc = http_global_init(err);
+	if (rc == 0 && !(d->board = statusboard_new()))
+		rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = gen_load(d, &d->gen, err);
 	if (rc)
@@ -352,6 +366,7 @@ int daemon_main(const struct daemon_args *a, char **env)
 	}
 	shutdown_all(&d);
 	scheduler_free(d.sched);
+	statusboard_free(d.board);
 	worker_pool_free(d.pool);
 	gen_unref(d.gen);
 	for (int i = 0; i < 2; i++)

@@ -8,6 +8,8 @@
  */
 #include "daemon_internal.h"
 
+#include "statusboard.h"
+
 #include "semver-tagger/labels.h"
 #include "semver-tagger/log.h"
 #include "semver-tagger/strbuf.h"
@@ -30,6 +32,7 @@ static void gen_free(struct gen *g)
 	free(g->p);
 	fleet_set_release(&g->fleet);
 	secret_release(&g->webhook_secret);
+	secret_release(&g->status_token);
 	free(g->state_dir);
 	config_release(&g->cfg);
 	free(g);
@@ -225,6 +228,7 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 	g->seq = ++d->gen_seq;
 	config_init(&g->cfg);
 	secret_init(&g->webhook_secret);
+	secret_init(&g->status_token);
 	g->loaded_unix = (int64_t)time(NULL);
 	strbuf_init(&text, CONFIG_FILE_MAX);
 	rc = read_text(path, &text, err);
@@ -244,6 +248,8 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 		rc = mkdir_p(g->state_dir, err);
 	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
 		rc = load_webhook_secret(&g->cfg, &g->webhook_secret, err);
+	if (rc == 0 && (g->cfg.listen || d->listen_fds > 0))
+		rc = statusboard_read_token(&g->cfg, &g->status_token, err);
 	if (rc == 0)
 		rc = gen_projects(g, path, err);
 	if (rc) {
@@ -262,6 +268,8 @@ size_t gen_register_secrets(const struct gen *g)
 	 * table holds what is current, not every token ever loaded. */
 	log_clear_secrets();
 	if (g->webhook_secret.value && log_add_secret(g->webhook_secret.value))
+		lost++;
+	if (g->status_token.value && log_add_secret(g->status_token.value))
 		lost++;
 	for (size_t i = 0; i < g->n; i++)
 		if (log_add_secret(g->p[i].s.token.value) != 0)

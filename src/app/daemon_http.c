@@ -3,11 +3,14 @@
  * The listener's side of the daemon (daemon_internal.h), on
  * libmicrohttpd's thread: webhook routing (a webhook selects a project,
  * and an MR, and never decides anything: the worker re-reads from the
- * API), /healthz and /metrics. Never blocks: decide, enqueue, answer.
+ * API), /healthz, /metrics and the status page. Never blocks: decide,
+ * enqueue, answer.
  */
 #include "daemon_internal.h"
 
+#include "config.h"
 #include "metrics.h"
+#include "statusboard.h"
 #include "semver-tagger/log.h"
 #include "semver-tagger/num.h"
 #include "semver-tagger/strbuf.h"
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The webhook's project is this section's GitLab project (by path or
  * numeric id; the section name only when it is the project). */
@@ -164,3 +168,24 @@ int daemon_on_metrics(void *ctx, struct strbuf *body)
 	return status;
 }
 
+
+int daemon_on_status(void *ctx, bool json, struct strbuf *body)
+{
+	struct daemon *d = ctx;
+	struct sched_stats *st = NULL;
+	struct statusboard_info info = {
+		.version = SEMVER_TAGGER_VERSION,
+		.now_unix = (int64_t)time(NULL),
+		.start_unix = d->start_unix,
+		.stopping = d->stopping != 0,
+		.unhealthy_after = d->so.unhealthy_after,
+	};
+	size_t n = 0;
+	int status;
+
+	if (scheduler_snapshot(d->sched, &st, &n) != 0)
+		return 500;
+	status = statusboard_render(d->board, st, n, &info, json, body);
+	free(st);
+	return status;
+}

@@ -6,7 +6,8 @@
  *   daemon_gen.c     configuration generations, resolved settings, secrets
  *   daemon_jobs.c    a scheduler turn: reconcile / MR checks on a worker
  *   daemon_report.c  a typed report -> log lines (refusals said once)
- *   daemon_http.c    webhook routing, /healthz, /metrics, project status
+ *   daemon_http.c    webhook routing, /healthz, /metrics, project status,
+ *                    the status page (statusboard.h)
  *   daemon_fleet.c   [group]s: the group MR poller, re-discovery, labels
  */
 #ifndef SEMVER_TAGGER_DAEMON_INTERNAL_H
@@ -62,6 +63,7 @@ struct gen {
 	struct config cfg;
 	char *state_dir;
 	struct secret webhook_secret;
+	struct secret status_token; /* NULL value: the read pages are open */
 	struct project_rt *p;
 	size_t n;
 	int64_t loaded_unix;
@@ -77,6 +79,7 @@ struct daemon {
 	struct gen *gen;
 	struct scheduler *sched;
 	struct worker_pool *pool;
+	struct statusboard *board; /* what the status page shows */
 	struct webhook_server *server;
 	struct sdnotify notify;
 	int listen_fds;        /* from systemd socket activation */
@@ -127,5 +130,7 @@ int daemon_on_event(void *ctx, const struct webhook_event *ev,
 		    const struct webhook_delivery *dl);
 int daemon_on_health(void *ctx, struct strbuf *body);
 int daemon_on_metrics(void *ctx, struct strbuf *body);
+/* GET / (HTML) and GET /status.json. */
+int daemon_on_status(void *ctx, bool json, struct strbuf *body);
 
 #endif

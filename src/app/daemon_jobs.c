@@ -6,11 +6,14 @@
  */
 #include "daemon_internal.h"
 
+#include "statusboard.h"
+
 #include "semver-tagger/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* One queued MR check: only which MR. Everything else (head sha,
  * labels, target branch, URL) the worker reads from the API. */
@@ -98,6 +101,7 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 	out->api_requests = r.report.api_requests;
 	snprintf(out->error, sizeof(out->error), "%s", r.report.error);
 	report_log(rt, &r, &releases);
+	statusboard_cycle(d->board, name, rt->s.cfg.tag_prefix, &r.report);
 	out->releases = releases;
 	if (releases && !d->stopping)
 		queue_rechecks(d, rt, &r);
@@ -134,11 +138,15 @@ static void check_mr(struct daemon *d, struct project_rt *rt,
 	switch (c->outcome) {
 	case ENGINE_CHECK_POSTED:
 		out->checks_done++;
+		statusboard_verdict(d->board, name, mc->iid, c->title,
+				    c->web_url[0] ? c->web_url : NULL,
+				    c->success, c->desc, (int64_t)time(NULL));
 		log_info("%s: !%lld: status %s on %.12s: %s", name,
 			 (long long)mc->iid, c->success ? "success" : "failed",
 			 c->sha, c->desc);
 		break;
 	case ENGINE_CHECK_NOT_OPEN:
+		statusboard_forget(d->board, name, mc->iid);
 		log_debug("%s: !%lld: not open (GitLab says): no status",
 			  name, (long long)mc->iid);
 		break;

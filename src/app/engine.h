@@ -32,6 +32,7 @@
 #define ENGINE_LABELS_MAX 4096      /* labels of one MR taken into a check */
 #define ENGINE_RECHECK_MAX 256      /* open MRs re-checked after a release */
 #define ENGINE_STATUS_DESC_MAX 255  /* GitLab's commit status description */
+#define ENGINE_TITLE_MAX 1024       /* an MR's title or URL in a check */
 
 /* One project, resolved. Every string owned (engine_settings_release). */
 struct engine_settings {
@@ -117,6 +118,9 @@ struct engine_check {
 	char sha[72];               /* the head GitLab named */
 	char target[POLICY_NAME_MAX];
 	char desc[ENGINE_STATUS_DESC_MAX + 1];
+	/* The MR as GitLab has it, for the status page (cut UTF-8-safe). */
+	char title[ENGINE_TITLE_MAX];
+	char web_url[ENGINE_TITLE_MAX];
 	char error[ST_ERROR_MSG_MAX];
 };
 

@@ -159,6 +159,21 @@ static void utf8_cut(char *s, size_t max)
 	s[max] = '\0';
 }
 
+/* src (NULL: "") into dst, cut without splitting a UTF-8 sequence. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* The status for a planned merge; false when there is no verdict. */
 static bool verdict(const struct release_report *rep, int rc,
 		    struct engine_check *c)
@@ -246,6 +261,10 @@ static int check_open_mr(const struct engine_settings *s,
 	o.branch = NULL;
 	snprintf(c->sha, sizeof(c->sha), "%s", mr->head_sha);
 	snprintf(c->target, sizeof(c->target), "%s", mr->target_branch);
+	copy_cut(c->title, sizeof(c->title), mr->title);
+	/* a cut URL would be a wrong link: none then */
+	if (mr->web_url && strlen(mr->web_url) < sizeof(c->web_url))
+		memcpy(c->web_url, mr->web_url, strlen(mr->web_url) + 1);
 	rc = release_check_mr(&o, w->forge, &chk, &r->report, err);
 	if (r->report.n_branches &&
 	    r->report.branches[0].plan.branch.role == BRANCH_OTHER) {

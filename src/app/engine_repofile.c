@@ -54,7 +54,7 @@ static int read_file(struct gitrepo *repo, const struct gitrepo_oid *head,
 
 	memset(file, 0, sizeof(*file));
 	strbuf_init(&sb, CONFIG_REPO_FILE_MAX);
-	rc = gitrepo_file_at(repo, head, CONFIG_REPO_FILE, &sb, &blob, err);
+	rc = gitrepo_blob_at(repo, head, CONFIG_REPO_FILE, &sb, &blob, err);
 	if (rc == ST_ENOTFOUND) {
 		strbuf_release(&sb);
 		st_error_clear(err);

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,19 +195,71 @@ void log_redact(char *buf)
 	pthread_mutex_unlock(&logger.lock);
 }
 
+/* The escape for byte c at s (n bytes left), or NULL to copy it. C0
+ * controls, DEL and the C1 controls U+0080..U+009F (UTF-8 C2 80..C2 9F;
+ * 0x9B is CSI on some terminals): a newline from a webhook's ref would
+ * start a forged log line ("<3>..." is a journald priority), ESC would
+ * drive the reader's terminal. */
+static const char *escape_of(const unsigned char *s, size_t n, char *buf,
+			     size_t *skip)
+{
+	*skip = 1;
+	if (*s == '\n')
+		return "\\n";
+	if (*s == '\r')
+		return "\\r";
+	if (*s == '\t')
+		return "\\t";
+	if (*s < 0x20 || *s == 0x7f) {
+		snprintf(buf, 8, "\\x%02x", *s);
+		return buf;
+	}
+	if (*s == 0xc2 && n > 1 && s[1] >= 0x80 && s[1] <= 0x9f) {
+		snprintf(buf, 8, "\\u%04x", s[1]);
+		*skip = 2;
+		return buf;
+	}
+	return NULL;
+}
+
+void log_escape(char *dst, size_t size, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t j = 0, n = strlen(src), skip;
+	char buf[8];
+
+	if (size == 0)
+		return;
+	for (size_t i = 0; i < n; i += skip) {
+		const char *e = escape_of(s + i, n - i, buf, &skip);
+		size_t k = e ? strlen(e) : 1;
+
+		if (j + k >= size)
+			break; /* never half an escape */
+		if (e)
+			memcpy(dst + j, e, k);
+		else
+			dst[j] = (char)s[i];
+		j += k;
+	}
+	dst[j] = '\0';
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	char raw[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	va_list ap;
 	FILE *out;
 
 	if (level > logger.threshold)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&logger.lock);
-	redact_locked(line);
+	redact_locked(raw);
+	/* every value from outside passes here: one line per message */
+	log_escape(line, sizeof(line), raw);
 	out = logger.sink ? logger.sink : stderr;
 	if (logger.journal)
 		fprintf(out, "<%d>%s\n", (int)level, line);

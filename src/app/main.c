@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 extern char **environ;
 
@@ -36,6 +37,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_STABLE,
 	OPT_CHECK_CONFIG,
+	OPT_DOTENV,
 	OPT_INTERNAL_WORKER,
 	OPT_ASSESS,
 	OPT_PROJECT,
@@ -56,6 +58,8 @@ static void usage(FILE *out)
 	      "      --dry-run         plan only: no push, no note, no release object\n"
 	      "      --json            print one JSON object with the plan and results\n"
 	      "      --stable-release  release 1.0.0 from 0.x (like STABLE_RELEASE=true)\n"
+	      "      --dotenv FILE     write SEMVER_TAGGER_VERSION, _TAG, _PREVIOUS, _NOTES\n"
+	      "                        for GitLab's artifacts:reports:dotenv\n"
 	      "  -c, --config FILE     configuration file\n"
 	      "      --state-dir DIR   mirror and caches (default: $SEMVER_TAGGER_STATE_DIR,\n"
 	      "                        else ~/.cache/semver-tagger)\n"
@@ -117,6 +121,7 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_TOKEN_FILE: a->once.token_file = optarg; break;
 	case OPT_STABLE: a->once.stable_release = true; break;
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
+	case OPT_DOTENV: a->once.dotenv = optarg; break;
 	case OPT_INTERNAL_WORKER: a->worker = true; break;
 	case OPT_ASSESS: a->assess = true; break;
 	case OPT_PROJECT: a->project = optarg; break;
@@ -142,6 +147,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "stable-release", no_argument, NULL, OPT_STABLE },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "dotenv", required_argument, NULL, OPT_DOTENV },
 		/* not documented: only the daemon starts workers (worker.h) */
 		{ "internal-worker", no_argument, NULL, OPT_INTERNAL_WORKER },
 		{ "assess", no_argument, NULL, OPT_ASSESS },
@@ -190,6 +196,9 @@ int main(int argc, char **argv)
 	 * /proc/<pid>/mem, environ and ptrace closed to the user's other
 	 * processes (reliability.md G3; the unit also has LimitCORE=0). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* What we write (state, mirror) is ours alone even under a CI
+	 * umask of 000; statedir_check() refuses anything else. */
+	umask(077);
 	memset(&a, 0, sizeof(a));
 	rc = parse_args(argc, argv, &a);
 	if (rc)

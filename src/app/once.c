@@ -6,6 +6,7 @@
  */
 #include "once.h"
 
+#include "dotenv.h"
 #include "engine.h"
 #include "output.h"
 #include "semver-tagger/config.h"
@@ -92,6 +93,11 @@ static int load_token(struct once *o, struct st_error *err)
 	if (rc == 0 && log_add_secret(o->s.token.value) != 0)
 		rc = st_error_set(err, ST_EAUTH, "the token cannot be hidden "
 				  "from the log (too long): not using it");
+	/* After the scrub ($SEMVER_TAGGER_TOKEN is wiped from the
+	 * environment as it is read): the canary trial reads
+	 * /proc/<pid>/environ on this line (tests/trials/test_canary.py). */
+	if (rc == 0)
+		log_debug("token read (environment scrubbed)");
 	return rc;
 }
 
@@ -220,6 +226,16 @@ static int check_mr(struct once *o, const struct release_options *ro,
 
 static int report(const struct once *o, struct release_report *r)
 {
+	struct st_error err;
+
+	st_error_clear(&err);
+	if (o->a->dotenv &&
+	    dotenv_write(o->a->dotenv, r, o->s.cfg.tag_prefix, run_branch(o),
+			 &err) != 0) {
+		log_error("%s", err.msg);
+		if (r->status == 0)
+			r->status = err.code;
+	}
 	if (o->a->json)
 		output_json(r, o->a->dry_run, stdout);
 	else

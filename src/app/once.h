@@ -10,6 +10,7 @@ struct once_args {
 	const char *state_dir;    /* --state-dir */
 	const char *token_file;   /* --token-file */
 	const char *branch;       /* --branch */
+	const char *dotenv;       /* --dotenv FILE (dotenv.h) */
 	bool dry_run;
 	bool json;
 	bool stable_release;

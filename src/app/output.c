@@ -133,6 +133,11 @@ void output_human(const struct release_report *r, bool dry_run, FILE *out)
 		branch_human(&r->branches[i], dry_run, out);
 	for (size_t i = 0; i < r->n_maintenance; i++)
 		goal_line(&r->maintenance[i], dry_run, out);
+	if (r->release_objects)
+		fprintf(out, "release objects: %u created\n", r->release_objects);
+	if (r->released_notes)
+		fprintf(out, "\"released in\" notes: %u posted\n",
+			r->released_notes);
 	fflush(out);
 }
 
@@ -240,6 +245,10 @@ static cJSON *branch_json(const struct release_branch_report *b)
 	cJSON_AddItemToObject(o, "goals", goals);
 	cJSON_AddItemToObject(o, "errors", problems_json(p, true));
 	cJSON_AddItemToObject(o, "warnings", problems_json(p, false));
+	if (b->notes)
+		cJSON_AddStringToObject(o, "notes", b->notes);
+	else
+		cJSON_AddNullToObject(o, "notes");
 	cJSON_AddStringToObject(o, "status", st_status_name(b->status));
 	if (b->status && b->error[0])
 		cJSON_AddStringToObject(o, "error", b->error);
@@ -257,6 +266,8 @@ int output_json(const struct release_report *r, bool dry_run, FILE *out)
 	cJSON_AddStringToObject(o, "project", r->project ? r->project : "");
 	cJSON_AddStringToObject(o, "default_branch",
 				r->default_branch ? r->default_branch : "");
+	if (r->web_url)
+		cJSON_AddStringToObject(o, "web_url", r->web_url);
 	cJSON_AddBoolToObject(o, "dry_run", dry_run);
 	a = cJSON_AddArrayToObject(o, "branches");
 	for (size_t i = 0; a && i < r->n_branches; i++)
@@ -269,6 +280,8 @@ int output_json(const struct release_report *r, bool dry_run, FILE *out)
 		cJSON_AddItemToArray(w, cJSON_CreateString(r->warnings[i]));
 	cJSON_AddNumberToObject(o, "replans", r->replans);
 	cJSON_AddNumberToObject(o, "api_requests", r->api_requests);
+	cJSON_AddNumberToObject(o, "release_objects", r->release_objects);
+	cJSON_AddNumberToObject(o, "released_notes", r->released_notes);
 	cJSON_AddStringToObject(o, "status", st_status_name(r->status));
 	cJSON_AddNumberToObject(o, "exit_code", output_exit_code(r->status));
 	if (r->status && r->error[0])

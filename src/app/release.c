@@ -5,6 +5,9 @@
  */
 #include "release_internal.h"
 
+#include "semver-tagger/statedir.h"
+#include "semver-tagger/urlrule.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -78,7 +81,8 @@ static int mkdir_p(const char *path, struct st_error *err)
 	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 		return st_error_set(err, ST_EIO, "state directory %s: %s", buf,
 				    strerror(errno));
-	return ST_OK;
+	/* nothing in it is read before it is known to be ours alone */
+	return statedir_check(path, err);
 }
 
 static int state_path(const struct engine *e, const char *name, char *buf,
@@ -114,6 +118,10 @@ static int setup_settings(struct engine *e, struct st_error *err)
 	e->settings.snapshot_suffix = c->snapshot_suffix;
 	e->settings.prep_commits = c->build != BUILD_SIMPLE;
 	e->settings.base = c->base;
+	if (c->changelog > 0 && c->build == BUILD_SIMPLE)
+		return st_error_set(err, ST_ECONFIG, "changelog = true needs "
+				    "build_system version-file or maven (a "
+				    "simple release has no commit to carry it)");
 	e->cred.username = e->o->token_user;
 	e->cred.token = e->o->token;
 	return ST_OK;
@@ -140,14 +148,28 @@ static int setup_project(struct engine *e, bool refresh, struct st_error *err)
 		return rc;
 	free(e->rep->project);
 	free(e->rep->default_branch);
+	free(e->rep->web_url);
 	free(e->git_url);
 	e->rep->project = strdup(e->project.path ? e->project.path : "?");
 	e->rep->default_branch = strdup(e->default_branch);
+	e->rep->web_url = e->project.web_url ? strdup(e->project.web_url)
+					      : NULL; /* NULL: no link */
 	e->git_url = strdup(e->o->cfg->git_url ? e->o->cfg->git_url
 					       : e->project.http_url_to_repo);
 	if (!e->rep->project || !e->rep->default_branch || !e->git_url)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
-	return ST_OK;
+	/* The token goes only where urlrule.h allows. A cached project
+	 * naming another host (a planted state file) is asked for again:
+	 * it costs a request, never the token; GitLab's own answer naming
+	 * one is refused. */
+	rc = urlrule_clone_url(e->o->cfg->api_url, e->git_url,
+			       e->o->cfg->git_url != NULL, err);
+	if (rc && e->project_cached && !refresh) {
+		engine_warn(e, "%s: %s; asking GitLab again", cache, err->msg);
+		st_error_clear(err);
+		return setup_project(e, true, err);
+	}
+	return rc;
 }
 
 static int mr_commit_cmp(const void *a, const void *b)
@@ -735,6 +757,7 @@ static void engine_release(struct engine *e)
 	free(e->known_sorted);
 	free(e->heads);
 	free(e->mr_commits);
+	engine_content_free(e);
 	if (!e->o->warm || e->o->warm->repo != e->repo)
 		gitrepo_free(e->repo);
 	forge_mr_list_release(&e->mrs);

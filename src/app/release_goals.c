@@ -54,69 +54,6 @@ static int tag_message(const struct release_branch_report *br,
 	return rc;
 }
 
-static int release_notes(const struct release_branch_report *br,
-			 struct strbuf *out)
-{
-	static const enum impact order[] = { IMPACT_MAJOR, IMPACT_MINOR,
-					     IMPACT_PATCH };
-	static const char *const heading[] = { "Breaking changes", "Features",
-					       "Fixes" };
-	int rc = 0;
-
-	for (int k = 0; rc == 0 && k < 3; k++) {
-		bool any = false;
-
-		for (size_t i = 0; rc == 0 && i < br->n_mrs; i++) {
-			const struct release_mr_report *m = &br->mrs[i];
-
-			if (m->impact != order[k])
-				continue;
-			if (!any)
-				rc = strbuf_addf(out, "%s### %s\n\n",
-						 out->len ? "\n" : "", heading[k]);
-			any = true;
-			if (rc == 0)
-				rc = strbuf_adds(out, "- ");
-			if (rc == 0)
-				rc = forge_text_escape(out, m->title);
-			if (rc == 0)
-				rc = strbuf_addf(out, " (!%lld, @", (long long)m->iid);
-			if (rc == 0)
-				rc = forge_text_escape(out, m->author);
-			if (rc == 0)
-				rc = strbuf_adds(out, ")\n");
-		}
-	}
-	if (rc == 0 && out->len == 0)
-		rc = strbuf_adds(out, "Stable release.\n");
-	return rc;
-}
-
-/* Goal 4 for a release this run tagged: optional, so a failure warns. */
-static void create_release_object(struct engine *e,
-				  const struct release_branch_report *br,
-				  const char *tag)
-{
-	struct forge_release rel = { .tag = tag };
-	enum forge_outcome out;
-	struct st_error err;
-	struct strbuf notes;
-
-	if (!e->o->cfg->releases || e->o->dry_run)
-		return;
-	strbuf_init(&notes, TAG_MESSAGE_MAX);
-	st_error_clear(&err);
-	if (release_notes(br, &notes) != 0) {
-		engine_warn(e, "release %s: notes too long", tag);
-	} else {
-		rel.description = strbuf_str(&notes);
-		if (forge_create_release(e->forge, &rel, &out, &err) != 0)
-			engine_warn(e, "release object for %s not created: %s",
-				    tag, err.msg);
-	}
-	strbuf_release(&notes);
-}
-
 static int push_one(struct engine *e, const char *refname,
 		    const struct gitrepo_oid *old, const struct gitrepo_oid *new,
 		    char *detail, size_t size, struct st_error *err)
@@ -193,8 +130,7 @@ int engine_tag_goal(struct engine *e, struct release_branch_report *br,
 	st_error_clear(&err);
 	snprintf(name, sizeof(name), "%s%s", e->o->cfg->tag_prefix, version);
 	snprintf(ref, sizeof(ref), "refs/tags/%s", name);
-	rc = gitrepo_version_commit(e->repo, head, &e->spec, version, &e->who,
-				    NULL, &c, &made, &err);
+	rc = engine_release_commit(e, br, head, version, &c, &made, &err);
 	if (rc)
 		goto out;
 	hex(&c, g->commit);
@@ -221,7 +157,7 @@ int engine_tag_goal(struct engine *e, struct release_branch_report *br,
 	g->state = GOAL_STATE_DONE;
 	snprintf(g->action, sizeof(g->action), "created");
 	rc = engine_known_add(e, &br->plan.next, &c);
-	create_release_object(e, br, name);
+	engine_content_goal(e, &br->plan.next, &c);
 	engine_failpoint(e, "after-release-object");
 out:
 	if (rc && g->state != GOAL_STATE_FAILED) {
@@ -422,6 +358,8 @@ static int branch_goal(struct engine *e, struct engine_head *h,
 	req = (struct gitrepo_merge_request){
 		.branch = h->name, .branch_head = h->head, .commit = k->commit,
 		.spec = &e->spec, .branch_version = version, .who = &e->who,
+		.changelog_path = engine_changelog_on(e)
+					  ? e->o->cfg->changelog_file : NULL,
 	};
 	rc = gitrepo_merge(e->repo, &req, &h->head, &kind, err);
 	if (rc == 0)
@@ -492,20 +430,27 @@ static int prep_goal(struct engine *e, struct engine_head *h,
 		     const struct known_release *k,
 		     struct release_goal_report *g, struct st_error *err)
 {
-	char msg[POLICY_VERSION_MAX + 64];
-	bool made = false;
+	char msg[POLICY_VERSION_MAX + 64], v[SEMVER_VER_STR_MAX];
+	bool made = false, version;
 	int rc;
 
-	if (gitrepo_oid_is_zero(&h->head) ||
-	    !prep_needed(e, h, k, g->goal.version)) {
+	version = !gitrepo_oid_is_zero(&h->head) &&
+		  prep_needed(e, h, k, g->goal.version);
+	/* the branch's version moved on already: it still gets the
+	 * release's changelog section (release_content.c) */
+	if (!version && (gitrepo_oid_is_zero(&h->head) ||
+			 !engine_changelog_missing(e, &h->head, k))) {
 		g->state = GOAL_STATE_ACHIEVED;
 		return ST_OK;
 	}
-	snprintf(msg, sizeof(msg), "Prepare next development version %s",
-		 g->goal.version);
-	rc = gitrepo_version_commit(e->repo, &h->head, &e->spec,
-				    g->goal.version, &e->who, msg, &h->head,
-				    &made, err);
+	semver_ver_format(&k->v, v, sizeof(v));
+	if (version)
+		snprintf(msg, sizeof(msg), "Prepare next development version %s",
+			 g->goal.version);
+	else
+		snprintf(msg, sizeof(msg), "Add %s to the changelog", v);
+	rc = engine_prep_commit(e, &h->head, k, version ? g->goal.version : NULL,
+				msg, &h->head, &made, err);
 	if (rc == 0 && !made)
 		g->state = GOAL_STATE_ACHIEVED;
 	else if (rc == 0)
@@ -652,6 +597,26 @@ static int plan_family(struct engine *e, const struct policy_plan *fam,
 	return worst;
 }
 
+/* Goal 4 for the latest release of each family checked this run. */
+static void content_goals(struct engine *e, const struct policy_plan *fam,
+			  const bool *used)
+{
+	for (size_t i = 0; i < fam->n_goals; i++) {
+		const struct known_release *k;
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen = seen || (used[j] &&
+					semver_ver_compare(&fam->goals[j].release,
+							   &fam->goals[i].release) == 0);
+		if (!used[i] || seen)
+			continue;
+		k = known_find(e, &fam->goals[i].release);
+		if (k)
+			engine_content_goal(e, &k->v, &k->commit);
+	}
+}
+
 int engine_family_goals(struct engine *e, struct st_error *err)
 {
 	struct semver_ver *vers = calloc(e->n_known + 1, sizeof(*vers));
@@ -687,6 +652,8 @@ int engine_family_goals(struct engine *e, struct st_error *err)
 			if (record_goal(e, &res[i]) != 0)
 				rc = st_error_set(err, ST_ENOMEM, "out of memory");
 		}
+		if (rc != ST_ERACE)
+			content_goals(e, &fam, used);
 	}
 	free(res);
 	free(used);

@@ -65,6 +65,8 @@ struct engine {
 	 * nothing is changed for a refused branch). */
 	struct semver_ver blocked[64];
 	size_t n_blocked;
+	/* notes computed this run, by version (release_content.c) */
+	struct content_cache *content;
 };
 
 /* release.c */
@@ -82,6 +84,31 @@ int engine_family_goals(struct engine *e, struct st_error *err);
 void engine_heads_reset(struct engine *e);
 int engine_known_add(struct engine *e, const struct semver_ver *v,
 		     const struct gitrepo_oid *commit);
+
+/* release_content.c: what a release says */
+bool engine_changelog_on(const struct engine *e);
+/* The release commit of br's planned release on head: version files and,
+ * when enabled, the changelog with the release's section. */
+int engine_release_commit(struct engine *e, struct release_branch_report *br,
+			  const struct gitrepo_oid *head, const char *version,
+			  struct gitrepo_oid *out, bool *made,
+			  struct st_error *err);
+/* Does head's changelog lack the section of release k, a release this
+ * tool made (a person's old tags are not written up on adoption)? */
+bool engine_changelog_missing(struct engine *e, const struct gitrepo_oid *head,
+			      const struct known_release *k);
+/* A prep commit on head writing version (NULL: version files left as
+ * they are); it also adds release k's changelog section when head's
+ * changelog lacks it. */
+int engine_prep_commit(struct engine *e, const struct gitrepo_oid *head,
+		       const struct known_release *k, const char *version,
+		       const char *msg, struct gitrepo_oid *out, bool *made,
+		       struct st_error *err);
+/* Goal 4 of release v at commit: "released in" notes, release object.
+ * Optional: failures are warnings. */
+void engine_content_goal(struct engine *e, const struct semver_ver *v,
+			 const struct gitrepo_oid *commit);
+void engine_content_free(struct engine *e);
 
 /* release_report.c */
 int report_add_branch(struct release_report *r, const char *name,

@@ -21,6 +21,7 @@ static void branch_release(struct release_branch_report *b)
 	}
 	free(b->mrs);
 	free(b->goals);
+	free(b->notes);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -49,6 +50,7 @@ void release_report_release(struct release_report *r)
 	free(r->debug);
 	free(r->project);
 	free(r->default_branch);
+	free(r->web_url);
 	release_report_init(r);
 }
 

@@ -477,6 +477,7 @@ int wire_put_result(struct wire_buf *b, uint64_t seq,
 	put_u64(b, seq);
 	put_str(b, r->project);
 	put_str(b, r->default_branch);
+	put_str(b, r->web_url);
 	put_u32(b, (uint32_t)r->n_branches);
 	for (size_t i = 0; i < r->n_branches; i++)
 		put_branch(b, &r->branches[i]);
@@ -494,6 +495,8 @@ int wire_put_result(struct wire_buf *b, uint64_t seq,
 	put_str(b, c->sha);
 	put_str(b, c->target);
 	put_str(b, c->desc);
+	put_str(b, c->title);
+	put_str(b, c->web_url);
 	put_str(b, c->error);
 	put_u32(b, (uint32_t)res->n_recheck);
 	for (size_t i = 0; i < res->n_recheck; i++)
@@ -513,6 +516,7 @@ static void get_report(struct rd *r, struct release_report *rep)
 	r->at = "report";
 	rep->project = get_str(r);
 	rep->default_branch = get_str(r);
+	rep->web_url = get_str(r); /* NULL when GitLab gave none */
 	rep->n_branches = get_count(r, 64);
 	if ((rep->branches = get_array(r, rep->n_branches,
 				       sizeof(*rep->branches))))
@@ -564,6 +568,8 @@ int wire_get_result(const void *p, size_t n, uint64_t *seq,
 	get_fixed(&r, c->sha, sizeof(c->sha));
 	get_fixed(&r, c->target, sizeof(c->target));
 	get_fixed(&r, c->desc, sizeof(c->desc));
+	get_fixed(&r, c->title, sizeof(c->title));
+	get_fixed(&r, c->web_url, sizeof(c->web_url));
 	get_fixed(&r, c->error, sizeof(c->error));
 	if (outcome > ENGINE_CHECK_FAILED && !r.bad)
 		r.bad = r.at;

@@ -108,6 +108,21 @@ static const struct {
 	  "test.conf:7: unknown key 'bogus'" },
 	{ "[global]\nstate_dir = /a\n[project \"x\"]\nstate_dir = /b\n",
 	  "test.conf:4: unknown key 'state_dir'" },
+	/* what a release says (issue 16) */
+	{ "[global]\nchangelog = sometimes\n",
+	  "test.conf:2: changelog 'sometimes' is not auto or a boolean" },
+	{ "[global]\nchangelog_file = ../CHANGELOG.md\n",
+	  "test.conf:2: changelog_file '../CHANGELOG.md' is not a relative" },
+	{ "[global]\nchangelog_file = /etc/passwd\n",
+	  "test.conf:2: changelog_file '/etc/passwd'" },
+	{ "[global]\nchangelog_file = .git/config\n",
+	  "test.conf:2: changelog_file '.git/config'" },
+	{ "[global]\nrelease_sections = Security\n",
+	  "test.conf:2: release_sections: 'Security' is not" },
+	{ "[global]\nrelease_sections = A:~a, :~b\n",
+	  "test.conf:2: release_sections: ':~b'" },
+	{ "[global]\nrelease_exclude_labels = ~\n",
+	  "test.conf:2: release_exclude_labels" },
 };
 
 START_TEST(test_bad_files)
@@ -118,6 +133,35 @@ START_TEST(test_bad_files)
 	ck_assert_int_eq(load(bad[_i].text, &c, &err), ST_ECONFIG);
 	ck_assert_msg(strncmp(err.msg, bad[_i].want, strlen(bad[_i].want)) == 0,
 		      "got '%s', want '%s...'", err.msg, bad[_i].want);
+	config_release(&c);
+}
+END_TEST
+
+START_TEST(test_release_content_keys)
+{
+	struct config c;
+	struct st_error err;
+	const char *text = "[global]\n[project \"a\"]\n"
+			   "[project \"b\"]\nchangelog = yes\n"
+			   "changelog_file = docs/NEWS.md\n"
+			   "release_sections = Security:~security, Fixes:~bug\n"
+			   "release_exclude_labels = skip-changelog, ~deps\n"
+			   "released_notes = off\n"
+			   "[project \"c\"]\nchangelog = auto\n";
+
+	ck_assert_int_eq(load(text, &c, &err), 0);
+	ck_assert_int_eq(c.projects[0].changelog, -1); /* default: auto */
+	ck_assert_str_eq(c.projects[0].changelog_file, "CHANGELOG.md");
+	ck_assert(c.projects[0].released_notes);
+	ck_assert_ptr_null(c.projects[0].release_sections);
+	ck_assert_int_eq(c.projects[1].changelog, 1);
+	ck_assert_str_eq(c.projects[1].changelog_file, "docs/NEWS.md");
+	ck_assert_str_eq(c.projects[1].release_sections,
+			 "Security:~security, Fixes:~bug");
+	ck_assert_str_eq(c.projects[1].release_exclude_labels,
+			 "skip-changelog, ~deps");
+	ck_assert(!c.projects[1].released_notes);
+	ck_assert_int_eq(c.projects[2].changelog, -1);
 	config_release(&c);
 }
 END_TEST
@@ -230,6 +274,7 @@ int main(void)
 	tcase_add_test(tc, test_full_file);
 	tcase_add_loop_test(tc, test_bad_files, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_long_line_and_nul);
+	tcase_add_test(tc, test_release_content_keys);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_env);
 	suite_add_tcase(s, tc);

@@ -166,7 +166,7 @@ START_TEST(test_hostile_listings)
 	ck_assert_int_eq(forge_mr_head_pipeline(f, 1, &id, &err), ST_EINVAL);
 	ck_assert_int_eq(id, 0);
 	tu_fault("{\"endpoint\":\"GET /api/v4/projects/:id/protected_tags\","
-		 "\"mode\":\"malformed_json\"}");
+		 "\"mode\":\"malformed_json\",\"count\":50}");
 	st_error_clear(&err);
 	ck_assert_int_ne(forge_protected_refs(f, true, &r, &err), 0);
 	forge_free(f);

@@ -5,6 +5,7 @@
  * notes, releases and statuses (idempotent), token errors, every fault
  * mode of the stand-in, and no token in any message.
  */
+#include "semver-tagger/sha256.h"
 #include "gitlab_testutil.h"
 
 #include <check.h>
@@ -448,7 +449,7 @@ START_TEST(test_preloaded_cache)
 	cycle(f, &again, &res, 1);
 	ck_assert_int_eq(res.cache, FORGE_CACHE_CORRUPT);
 	ck_assert(res.warning && res.full);
-	ck_assert_ptr_nonnull(strstr(res.warning_msg, "checksum"));
+	ck_assert_ptr_nonnull(strstr(res.warning_msg, "seal does not match"));
 	ck_assert_uint_eq(again.len, 5);
 	/* a read-ahead of another file is ignored */
 	forge_preload_mrs(f, "/nonexistent/other.cache");
@@ -501,7 +502,7 @@ START_TEST(test_cache_corrupt_rebuilt_with_warning)
 	cycle(f, &l, &res, 1);
 	ck_assert_int_eq(res.cache, FORGE_CACHE_CORRUPT);
 	ck_assert(res.warning && res.full && res.cache_saved);
-	ck_assert_ptr_nonnull(strstr(res.warning_msg, "checksum"));
+	ck_assert_ptr_nonnull(strstr(res.warning_msg, "seal does not match"));
 	ck_assert_ptr_nonnull(strstr(res.warning_msg, cache()));
 	ck_assert_uint_eq(l.len, 5);
 	log = requests_text();
@@ -518,6 +519,33 @@ START_TEST(test_cache_corrupt_rebuilt_with_warning)
 }
 END_TEST
 
+/* What gitlab_seal.c writes for path under the test token (the format
+ * is "semver-tagger-seal 1 <hex HMAC>\n", the key HMAC(token, label)):
+ * a test that rewrites a cache must seal it as the program would. */
+static void reseal(const char *path)
+{
+	static const char label[] = "semver-tagger state seal 1";
+	unsigned char key[SHA256_LEN], mac[SHA256_LEN];
+	char *body = calloc(1, 1 << 20), seal[4200];
+	FILE *fp = fopen(path, "rb");
+	size_t n;
+
+	ck_assert_ptr_nonnull(fp);
+	n = fread(body, 1, 1 << 20, fp);
+	fclose(fp);
+	hmac_sha256(TU_TOKEN, strlen(TU_TOKEN), label, sizeof(label) - 1, key);
+	hmac_sha256(key, sizeof(key), body, n, mac);
+	free(body);
+	snprintf(seal, sizeof(seal), "%s.seal", path);
+	fp = fopen(seal, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("semver-tagger-seal 1 ", fp);
+	for (size_t i = 0; i < SHA256_LEN; i++)
+		fprintf(fp, "%02x", mac[i]);
+	fputs("\n", fp);
+	fclose(fp);
+}
+
 static void age_cache(void)
 {
 	struct gitlab_cache c;
@@ -529,6 +557,7 @@ static void age_cache(void)
 					   &c, &err), 0);
 	c.full_at = 1000;
 	ck_assert_int_eq(gitlab_cache_save(cache(), &c, &err), 0);
+	reseal(cache());
 	gitlab_cache_release(&c);
 }
 
@@ -580,8 +609,9 @@ START_TEST(test_failed_listing_changes_nothing)
 	/* Page 1 answers normally (a 1 ms delay), page 2 is garbage. */
 	tu_fault("{\"endpoint\":\"" MRS_ROUTE "\",\"mode\":\"delay\","
 		 "\"delay_ms\":1}");
-	tu_fault("{\"endpoint\":\"" MRS_ROUTE "\",\"mode\":\"malformed_json\"}");
-	ck_assert_int_eq(merged(f, cache(), &l, &res, &err), ST_EINVAL);
+	tu_fault("{\"endpoint\":\"" MRS_ROUTE "\",\"mode\":\"malformed_json\","
+		 "\"count\":99}");
+	ck_assert_int_eq(merged(f, cache(), &l, &res, &err), ST_ETEMP);
 	ck_assert_ptr_nonnull(strstr(err.msg, "GET /projects/7/merge_requests "
 				     "page 2"));
 	ck_assert_uint_eq(l.len, 0); /* no partial list */
@@ -657,10 +687,15 @@ START_TEST(test_fault_modes)
 		{"\"mode\":\"drop\"", 0, 2, NULL},
 		{"\"mode\":\"delay\",\"delay_ms\":1500,\"count\":3", ST_ETEMP, 3,
 		 "Timeout"},
-		{"\"mode\":\"malformed_json\"", ST_EINVAL, 1,
+		/* a garbled 2xx body is retried like a 5xx (issue 14) */
+		{"\"mode\":\"malformed_json\"", 0, 2, NULL},
+		{"\"mode\":\"malformed_json\",\"count\":9", ST_ETEMP, 3,
 		 "GET /projects/7/merge_requests page 1: body is not valid JSON"},
-		{"\"mode\":\"truncated_json\"", ST_EINVAL, 1, "truncated"},
-		{"\"mode\":\"html\"", ST_ETEMP, 1, "text/html"},
+		{"\"mode\":\"truncated_json\"", 0, 2, NULL},
+		{"\"mode\":\"truncated_json\",\"count\":9", ST_ETEMP, 3,
+		 "gave up after 3 attempts"},
+		{"\"mode\":\"html\"", 0, 2, NULL},
+		{"\"mode\":\"html\",\"count\":9", ST_ETEMP, 3, "text/html"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

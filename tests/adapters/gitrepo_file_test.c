@@ -46,7 +46,7 @@ START_TEST(test_file_at)
 
 	strbuf_init(&sb, 100);
 	st_error_clear(&err);
-	ck_assert_int_eq(gitrepo_file_at(r, &head, ".gitlab/semver-tagger.conf",
+	ck_assert_int_eq(gitrepo_blob_at(r, &head, ".gitlab/semver-tagger.conf",
 					 &sb, &blob, &err),
 			 0);
 	ck_assert_str_eq(strbuf_str(&sb), "notes = off\n");
@@ -56,17 +56,17 @@ START_TEST(test_file_at)
 				   root),
 			 0);
 	ck_assert_str_eq(hex, want);
-	ck_assert_int_eq(gitrepo_file_at(r, &c0, ".gitlab/semver-tagger.conf",
+	ck_assert_int_eq(gitrepo_blob_at(r, &c0, ".gitlab/semver-tagger.conf",
 					 &sb, NULL, &err),
 			 ST_ENOTFOUND);
 	head = tu_rev(root, "main");
-	ck_assert_int_eq(gitrepo_file_at(r, &head, "dir.conf", &sb, NULL, &err),
+	ck_assert_int_eq(gitrepo_blob_at(r, &head, "dir.conf", &sb, NULL, &err),
 			 ST_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "dir.conf: not a regular file"));
 	strbuf_release(&sb);
 	strbuf_init(&sb, 4); /* a cap below the file's size */
 	st_error_clear(&err);
-	ck_assert_int_eq(gitrepo_file_at(r, &head, ".gitlab/semver-tagger.conf",
+	ck_assert_int_eq(gitrepo_blob_at(r, &head, ".gitlab/semver-tagger.conf",
 					 &sb, NULL, &err),
 			 ST_ETOOBIG);
 	ck_assert_ptr_nonnull(strstr(err.msg, "semver-tagger.conf: larger than 4"));

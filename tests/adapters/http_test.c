@@ -423,7 +423,9 @@ START_TEST(test_url_safety)
 {
 	ck_assert(http_url_safe("https://gitlab.example.com/api/v4"));
 	ck_assert(http_url_safe("http://127.0.0.1:8080/api/v4"));
-	ck_assert(http_url_safe("http://localhost/api/v4"));
+	/* names are not addresses: only a numeric loopback (issue 14) */
+	ck_assert(!http_url_safe("http://localhost/api/v4"));
+	ck_assert(!http_url_safe("http://127.evil.example/api/v4"));
 	ck_assert(!http_url_safe("http://gitlab.example.com/api/v4"));
 	ck_assert(!http_url_safe("ftp://gitlab.example.com/"));
 	ck_assert(!http_url_safe("not a url"));

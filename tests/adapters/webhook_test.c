@@ -423,6 +423,27 @@ START_TEST(test_token_equal)
 }
 END_TEST
 
+/* The status page's bearer token (issue 17). */
+START_TEST(test_bearer_ok)
+{
+	const char *t = "read-token";
+
+	ck_assert(webhook_bearer_ok(t, "Bearer read-token"));
+	ck_assert(webhook_bearer_ok(t, "bearer read-token"));
+	ck_assert(webhook_bearer_ok(t, "BEARER   read-token"));
+	ck_assert(!webhook_bearer_ok(t, "Bearer read-token "));
+	ck_assert(!webhook_bearer_ok(t, "Bearer read-toke"));
+	ck_assert(!webhook_bearer_ok(t, "Basic read-token"));
+	ck_assert(!webhook_bearer_ok(t, "read-token"));
+	ck_assert(!webhook_bearer_ok(t, "Bearer"));
+	ck_assert(!webhook_bearer_ok(t, "Bearer "));
+	ck_assert(!webhook_bearer_ok(t, ""));
+	ck_assert(!webhook_bearer_ok(t, NULL));
+	ck_assert(!webhook_bearer_ok("", "Bearer "));
+	ck_assert(!webhook_bearer_ok(NULL, "Bearer x"));
+}
+END_TEST
+
 START_TEST(test_dedupe_lru)
 {
 	struct webhook_dedupe *d = webhook_dedupe_new(3);
@@ -906,6 +927,7 @@ int main(void)
 	tcase_add_test(tc, test_huge_and_deep_bodies);
 	tcase_add_test(tc, test_many_labels_capped);
 	tcase_add_test(tc, test_token_equal);
+	tcase_add_test(tc, test_bearer_ok);
 	tcase_add_test(tc, test_dedupe_lru);
 	tcase_add_test(tc, test_parse_listen);
 	suite_add_tcase(s, tc);

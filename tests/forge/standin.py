@@ -1960,6 +1960,11 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
         tag = body.get("tag_name")
         if not tag:
             raise api_error(400, error="tag_name is missing")
+        # GitLab validates the description length (1,000,000 characters,
+        # gitlab-org/gitlab!60386) and answers 400.
+        if len(body.get("description") or "") > 1000000:
+            raise api_error(400, "Validation failed: Description is too long "
+                                 "(maximum is 1000000 characters)")
         with proj.git_lock:
             with s.lock:
                 if tag in proj.releases:

@@ -17,6 +17,7 @@ import resource
 import secrets
 import signal
 import subprocess
+import threading
 import sys
 import time
 import unittest
@@ -152,11 +153,19 @@ class Canary(unittest.TestCase):
                                           ["-v", "-v"]), 0)
 
         # 7. /proc/<pid>/environ and cmdline of a running process, and core
-        #    files of runs aborted mid-way (SIGABRT, RLIMIT_CORE raised)
+        #    files of runs aborted mid-way (SIGABRT, RLIMIT_CORE raised).
+        #    Synchronised on the program's own "token read" debug
+        #    line, which it prints after it has read and scrubbed the
+        #    token (not on a delay, which raced the scrub under load);
+        #    the project request is held meanwhile, so the process is
+        #    still running when /proc is read: every read must happen.
         cores = self.tmp.new("cores")
-        for delay in (0.05, 0.2, 0.4):
-            c = self.project("core%d" % int(delay * 100))
+        for k in range(3):
+            c = self.project("core%d" % k)
             c.mr("Fix", ["ImpactPatch"])
+            s.ctl("POST", "/__control__/faults", {
+                "endpoint": "GET /api/v4/projects/:id", "mode": "delay",
+                "delay_ms": 60000, "count": 1})
             rc_ = Runner(s, c, self.tmp.new(), token=self.canary,
                          extra=VERSION_FILE)
             proc = subprocess.Popen(
@@ -165,19 +174,32 @@ class Canary(unittest.TestCase):
                 preexec_fn=lambda: resource.setrlimit(
                     resource.RLIMIT_CORE,
                     (resource.RLIM_INFINITY, resource.RLIM_INFINITY)))
-            time.sleep(delay)
+            err_lines, ready = [], threading.Event()
+
+            def read_err(f=proc.stderr, lines=err_lines, ev=ready):
+                for line in iter(f.readline, b""):
+                    lines.append(line)
+                    if b"token read (environment scrubbed)" in line:
+                        ev.set()
+                ev.set()  # EOF: the program ended before the line
+
+            reader = threading.Thread(target=read_err, daemon=True)
+            reader.start()
+            self.assertTrue(ready.wait(120), "no 'token read' line")
+            self.assertIsNone(proc.poll(), b"".join(err_lines))
             for name in ("environ", "cmdline"):
-                try:
-                    with open("/proc/%d/%s" % (proc.pid, name), "rb") as f:
-                        self.outputs.append(("/proc %s %.2f" % (name, delay),
-                                             f.read().decode("latin-1")))
-                    self.proc_checked += 1
-                except OSError:
-                    pass
+                with open("/proc/%d/%s" % (proc.pid, name), "rb") as f:
+                    self.outputs.append(("/proc %s run %d" % (name, k),
+                                         f.read().decode("latin-1")))
+                self.proc_checked += 1
             proc.send_signal(signal.SIGABRT)
-            out, err = proc.communicate()
-            self.outputs.append(("aborted %.2f" % delay,
-                                 (out + err).decode("latin-1")))
+            out = proc.stdout.read()
+            proc.wait()
+            reader.join(timeout=30)
+            self.outputs.append(("aborted run %d" % k, (out + b"".join(
+                err_lines)).decode("latin-1")))
+        s.ctl("DELETE", "/__control__/faults")
+        self.assertEqual(self.proc_checked, 6)
         self.cores = len([n for n in os.listdir(cores)
                           if n.startswith("core")])
 
