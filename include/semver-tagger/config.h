@@ -132,7 +132,7 @@ int config_apply_env(struct config_project *p, char *const *env,
 /*
  * Keys a repository settings file may set: release keys only (build
  * system, version file, prefixes, label patterns, suffix, notes and
- * releases, changelog/notes keys). Keys that could send the token
+ * releases, changelog and release-notes keys). Keys that could send the token
  * elsewhere or change who is trusted (URLs, tokens, CA files, paths
  * outside the repository, keys, identities, intervals) are refused. The
  * rule goes by key name, so keys added to the table later are refused

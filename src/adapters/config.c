@@ -915,7 +915,8 @@ bool config_key_repo_allowed(const char *key)
 		"snapshot_suffix", "base_version", "notes", "releases",
 	};
 	static const char *const prefixes[] = { "label_", "changelog",
-						"notes_", "release_notes" };
+						"notes_", "release_",
+						"released_" };
 	static const char *const never[] = {
 		"url", "token", "secret", "pass", "sign", "key", "cert", "ca_",
 		"_dir", "_env", "state", "cred", "git_", "listen", "hook",

@@ -216,7 +216,8 @@ START_TEST(test_repo_key_rule)
 		"build_system", "version_file", "tag_prefix", "release_prefix",
 		"label_major", "label_minor", "label_patch", "snapshot_suffix",
 		"notes", "releases", "base_version", "changelog", "changelog_file",
-		"notes_template",
+		"notes_template", "release_sections", "release_exclude_labels",
+		"released_notes",
 	};
 	static const char *const no[] = {
 		"api_url", "git_url", "token_file", "token_env", "ca_file",
@@ -224,6 +225,7 @@ START_TEST(test_repo_key_rule)
 		"poll_interval", "connect_timeout", "total_timeout",
 		"stable_release", "signing_key", "signing_key_file",
 		"signing_passphrase_file", "changelog_url", "notes_token",
+		"release_token", "released_hook_url",
 		"label_secret", "default_branch", "listen", "anything_new",
 	};
 
