@@ -140,7 +140,7 @@ struct forge_commit_status {
 	const char *ref;           /* NULL or the branch it is for */
 	/* The pipeline to attach the status to (an MR's head pipeline),
 	 * 0 for none. GitLab matches a pipeline on pipeline_id AND ref,
-	 * so set ref NULL with it (docs/daemon.md, MR pipelines). */
+	 * so set ref NULL with it (docs/fleet.md). */
 	int64_t pipeline_id;
 };
 

@@ -229,7 +229,7 @@ static int post_status(struct engine_warm *w, const struct forge_mr *mr,
 
 	/* On a project with merge-request pipelines a status with ref =
 	 * source branch makes an extra "external" pipeline; the MR's head
-	 * pipeline takes it instead (docs/daemon.md). No head pipeline, or
+	 * pipeline takes it instead (docs/fleet.md). No head pipeline, or
 	 * the forge cannot say: the status as before. */
 	st_error_clear(&e);
 	if (forge_mr_head_pipeline(w->forge, mr->iid, &pipeline, &e) == 0 &&
