@@ -59,6 +59,9 @@ struct release_options {
 	 * (see release_failpoints in release.c). NULL in production. */
 	const char *failpoint;
 	bool debug;                   /* collect debug lines in the report */
+	/* The state directory is a GitLab CI cache ($GITLAB_CI): its owner
+	 * and modes are not checked (statedir.h); the seal still is. */
+	bool ci_cache;
 	struct release_warm *warm;    /* NULL: open and free the mirror */
 };
 

@@ -101,13 +101,12 @@ int gitlab_push_rule(void *impl, struct forge_push_rule *out,
 	snprintf(path, sizeof(path), "/projects/%s/push_rule", g->project_enc);
 	forge_push_rule_init(&r);
 	http_response_init(&rs);
-	rc = gitlab_call(g, "GET", path, NULL, NULL, false, what, &rs, err);
+	/* a garbled body is retried like a 5xx (issue 14) */
+	rc = gitlab_get_json(g, path, NULL, what, &rs, &root, err);
 	if (!rc && not_readable(g, &rs, &r))
 		goto done;
 	if (!rc)
 		rc = gitlab_check(g, GITLAB_READ_PUSH_RULE, what, &rs, err);
-	if (!rc)
-		rc = json_parse(rs.body.buf, rs.body.len, what, &root, err);
 	if (!rc && !cJSON_IsNull(root)) {
 		struct json_where w = {what, ""};
 

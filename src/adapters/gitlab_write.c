@@ -177,11 +177,10 @@ static int release_compare(struct gitlab *g, const char *tag_enc,
 		 g->project_enc, tag_enc);
 	snprintf(what, sizeof(what), "GET %s", path);
 	http_response_init(&rs);
-	rc = gitlab_call(g, "GET", path, NULL, NULL, false, what, &rs, err);
+	/* a garbled body is retried like a 5xx (issue 14) */
+	rc = gitlab_get_json(g, path, NULL, what, &rs, &root, err);
 	if (!rc)
 		rc = gitlab_check(g, GITLAB_RELEASE, what, &rs, err);
-	if (!rc)
-		rc = json_parse(rs.body.buf, rs.body.len, what, &root, err);
 	if (!rc) {
 		struct json_where w = {what, ""};
 

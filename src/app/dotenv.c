@@ -25,11 +25,13 @@ static bool plain(const char *s)
 
 /* The branch that released, else the evaluated (or default) branch. */
 static const struct release_branch_report *
-pick(const struct release_report *r, const char *branch)
+pick(const struct release_report *r, const char *branch, bool check)
 {
 	const char *want = branch ? branch : r->default_branch;
 
-	for (size_t i = 0; i < r->n_branches; i++)
+	if (check && r->n_branches == 1)
+		return &r->branches[0];
+	for (size_t i = 0; !check && i < r->n_branches; i++)
 		if (r->branches[i].plan.release &&
 		    r->branches[i].status == 0)
 			return &r->branches[i];
@@ -66,13 +68,13 @@ static int replace_file(const char *path, const char *text,
 }
 
 int dotenv_write(const char *path, const struct release_report *r,
-		 const char *tag_prefix, const char *branch,
+		 const char *tag_prefix, const char *branch, bool check,
 		 struct st_error *err)
 {
-	const struct release_branch_report *b = pick(r, branch);
+	const struct release_branch_report *b = pick(r, branch, check);
 	char ver[SEMVER_VER_STR_MAX] = "", prev[SEMVER_VER_STR_MAX] = "";
 	char notes[4200], text[8800], tag[256] = "";
-	bool released = b && b->plan.release;
+	bool released = !check && b && b->plan.release;
 	int rc;
 
 	if (strchr(path, '\n') || !plain(path) ||

@@ -16,10 +16,12 @@
  *   SEMVER_TAGGER_PREVIOUS  the release before it on the branch ("")
  *   SEMVER_TAGGER_NOTES     FILE.notes.md, which holds the release notes
  * Both files are replaced atomically (rename). branch: the evaluated
- * branch (NULL: the default branch). ST_EIO naming the file.
+ * branch (NULL: the default branch). check: a merge-request pipeline's
+ * validation, which releases nothing (RELEASED=false, the target
+ * branch's latest release). ST_EIO naming the file.
  */
 int dotenv_write(const char *path, const struct release_report *r,
-		 const char *tag_prefix, const char *branch,
+		 const char *tag_prefix, const char *branch, bool check,
 		 struct st_error *err);
 
 #endif

@@ -164,6 +164,8 @@ static void options(const struct once *o, struct release_options *ro)
 	ro->network_timeout_ms = (long)o->s.cfg.total_timeout * 1000;
 	ro->failpoint = config_getenv(o->env, "SEMVER_TAGGER_FAILPOINT");
 	ro->debug = log_threshold() >= LOG_LEVEL_DEBUG;
+	ro->ci_cache = config_getenv(o->env, "GITLAB_CI") &&
+		       strcmp(config_getenv(o->env, "GITLAB_CI"), "true") == 0;
 }
 
 static void once_release(struct once *o)
@@ -224,14 +226,15 @@ static int check_mr(struct once *o, const struct release_options *ro,
 	return rc;
 }
 
-static int report(const struct once *o, struct release_report *r)
+static int report(const struct once *o, struct release_report *r,
+		  bool check)
 {
 	struct st_error err;
 
 	st_error_clear(&err);
 	if (o->a->dotenv &&
 	    dotenv_write(o->a->dotenv, r, o->s.cfg.tag_prefix, run_branch(o),
-			 &err) != 0) {
+			 check, &err) != 0) {
 		log_error("%s", err.msg);
 		if (r->status == 0)
 			r->status = err.code;
@@ -263,12 +266,15 @@ int once_main(const struct once_args *a, char **env)
 	if (rc == 0)
 		rc = make_forge(&o, &err);
 	if (rc == 0) {
+		bool check = config_getenv(env, "CI_MERGE_REQUEST_IID") &&
+			     !a->branch;
+
 		options(&o, &ro);
-		if (config_getenv(env, "CI_MERGE_REQUEST_IID") && !a->branch)
+		if (check)
 			check_mr(&o, &ro, &r, &err);
 		else
 			release_run(&ro, o.forge, &r, &err);
-		rc = report(&o, &r);
+		rc = report(&o, &r, check);
 	} else {
 		log_error("%s", err.msg);
 		rc = output_exit_code(rc);

@@ -81,8 +81,19 @@ static int mkdir_p(const char *path, struct st_error *err)
 	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 		return st_error_set(err, ST_EIO, "state directory %s: %s", buf,
 				    strerror(errno));
-	/* nothing in it is read before it is known to be ours alone */
-	return statedir_check(path, err);
+	return ST_OK;
+}
+
+/* The state directory, created, and known to be ours alone before
+ * anything in it is read. Not in GitLab CI: there it is a restored cache
+ * written by the runner (umask 0000, maybe another uid), so owner and
+ * modes say nothing; the caches' seal carries the trust (README). */
+static int state_dir_ready(const struct release_options *o,
+			   struct st_error *err)
+{
+	int rc = mkdir_p(o->state_dir, err);
+
+	return rc || o->ci_cache ? rc : statedir_check(o->state_dir, err);
 }
 
 static int state_path(const struct engine *e, const char *name, char *buf,
@@ -814,7 +825,7 @@ int release_run(const struct release_options *o, struct forge *forge,
 
 	forge_counters(forge, &fc0); /* a warm forge has counted before */
 	engine_open(&e, o, forge, report);
-	rc = mkdir_p(o->state_dir, err);
+	rc = state_dir_ready(o, err);
 	if (rc == 0)
 		rc = setup_project(&e, false, err);
 	/* fetch first, then list MRs: an MR merged in between has its
@@ -874,7 +885,7 @@ int release_check_mr(const struct release_options *o, struct forge *forge,
 
 	engine_open(&e, o, forge, report);
 	/* no MR listing here to confirm a cached project: ask the server */
-	rc = mkdir_p(o->state_dir, err);
+	rc = state_dir_ready(o, err);
 	if (rc == 0)
 		rc = setup_project(&e, true, err);
 	if (rc == 0)

@@ -92,21 +92,33 @@ static bool on_line(struct engine *e, const struct known_release *k,
 /* The highest known release below v on the line of head: the release
  * V's notes start from (hiding its commit hides what it contained).
  * NULL: none (the virtual base). */
+static int known_desc(const void *a, const void *b)
+{
+	const struct known_release *x = *(const struct known_release *const *)a;
+	const struct known_release *y = *(const struct known_release *const *)b;
+
+	return semver_ver_compare(&y->v, &x->v);
+}
+
 static const struct known_release *previous(struct engine *e,
 					    const struct semver_ver *v,
 					    const struct gitrepo_oid *head)
 {
+	const struct known_release **by = calloc(e->n_known + 1, sizeof(*by));
 	const struct known_release *best = NULL;
+	size_t n = 0;
 
-	for (size_t i = 0; i < e->n_known; i++) {
-		const struct known_release *k = &e->known[i];
-
-		if (semver_ver_compare(&k->v, v) >= 0 ||
-		    (best && semver_ver_compare(&k->v, &best->v) <= 0))
-			continue;
-		if (on_line(e, k, head))
-			best = k;
-	}
+	/* highest first, so the walk usually stops at the first candidate
+	 * (an ancestor test can walk much history) */
+	for (size_t i = 0; by && i < e->n_known; i++)
+		if (semver_ver_compare(&e->known[i].v, v) < 0)
+			by[n++] = &e->known[i];
+	if (by)
+		qsort(by, n, sizeof(*by), known_desc);
+	for (size_t i = 0; by && i < n && !best; i++)
+		if (on_line(e, by[i], head))
+			best = by[i];
+	free(by);
 	return best;
 }
 
@@ -204,6 +216,14 @@ static int notes_mrs(struct engine *e, const struct content *c,
 						mr->n_labels, NULL),
 		};
 		rc = forge_mr_release_text(e->forge, mr->iid, &text, err);
+		if (rc == ST_ENOTFOUND) {
+			/* deleted since it was merged: its title will do */
+			engine_warn(e, "MR !%lld: %s (its title is used in the "
+				    "release notes)", (long long)mr->iid,
+				    err->msg);
+			st_error_clear(err);
+			rc = 0;
+		}
 		m[i].text = text;
 		if (rc)
 			st_error_prefix(err, "release notes of MR !%lld",
@@ -539,7 +559,7 @@ static int released_notes(struct engine *e, const struct content *c,
 }
 
 static int release_object(struct engine *e, const struct content *c,
-			  const char *version, const char *tag)
+			  const char *tag)
 {
 	struct forge_release rel = { .tag = tag, .description = c->notes };
 	enum forge_outcome out;
@@ -553,7 +573,6 @@ static int release_object(struct engine *e, const struct content *c,
 	}
 	if (out == FORGE_CREATED)
 		e->rep->release_objects++;
-	(void)version;
 	return ST_OK;
 }
 
@@ -603,7 +622,7 @@ void engine_content_goal(struct engine *e, const struct semver_ver *v,
 	if (!exists && notes)
 		rc = released_notes(e, c, version, tag);
 	if (rc == 0 && !exists && cfg->releases)
-		rc = release_object(e, c, version, tag);
+		rc = release_object(e, c, tag);
 	if (rc == 0)
 		state_record(e, version);
 }

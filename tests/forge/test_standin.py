@@ -704,6 +704,14 @@ class TestReleasesStatuses(StandinCase):
         st, _, js, _ = self.c.api("POST", "/projects/%d/releases" % pid,
                                   body={"tag_name": "1.0.0", "ref": "main"})
         self.assertEqual((st, js), (409, {"message": "Release already exists"}))
+        # GitLab limits a release description to 1,000,000 characters
+        st, _, js, _ = self.c.api("POST", "/projects/%d/releases" % pid,
+                                  body={"tag_name": "1.0.1", "ref": "main",
+                                        "description": "x" * 1000001})
+        self.assertEqual(st, 400)
+        self.assertIn("Description is too long", js["message"])
+        st, _, js, _ = self.c.api("GET", "/projects/%d/releases/1.0.1" % pid)
+        self.assertEqual(st, 404)
         # Existing tag: no ref needed.
         self.c.ctl("POST", "/projects/%d/tags" % pid, {"tag": "v2.0.0-rc.1", "ref": "main"}, expect=201)
         st, _, js, _ = self.c.api("POST", "/projects/%d/releases" % pid, body={"tag_name": "v2.0.0-rc.1"})

@@ -135,6 +135,37 @@ class Notes(OnceTest):
                             r"/-/compare/1\.0\.0\.\.\.1\.0\.1\)")
 
 
+class HostileAnswers(OnceTest):
+    ROUTE = "GET /api/v4/projects/:id/merge_requests/:iid"
+
+    def test_unreadable_description_pushes_nothing(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        mr_with(p, "Fix", ["ImpactPatch"], "## Release notes\n\nFixed.\n")
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": self.ROUTE, "mode": "malformed_json", "count": 20})
+        r = self.run_once(p)
+        self.assertIn(r.code, (75, 76), r.err)
+        self.assertIn("MR !1", r.err)
+        self.assertEqual(p.tags(), ["1.0.0"])  # nothing from partial data
+        self.standin.ctl("DELETE", "/__control__/faults")
+        r = self.run_once(p)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("- Fixed. (", p.releases()[0]["description"])
+
+    def test_deleted_mr_falls_back_to_its_title(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        mr_with(p, "Fix the parser", ["ImpactPatch"],
+                "## Release notes\n\nFixed.\n")
+        self.standin.ctl("POST", "/__control__/faults", {
+            "endpoint": self.ROUTE, "status": 404, "count": 20})
+        r = self.run_once(p)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("MR !1", r.err)
+        self.assertIn("- Fix the parser (", p.releases()[0]["description"])
+
+
 class Changelog(OnceTest):
     def check_sorted(self, p, branch):
         v = versions(p.show(branch, "CHANGELOG.md"))
@@ -392,6 +423,24 @@ class Dotenv(OnceTest):
                                      "SEMVER_TAGGER_VERSION=1.1.0",
                                      "SEMVER_TAGGER_TAG=v1.1.0",
                                      "SEMVER_TAGGER_PREVIOUS="])
+
+    def test_merge_request_pipeline_releases_nothing(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        mr = p.mr("Pending", ["ImpactMinor"], merge=False)
+        env_file = os.path.join(self.tmp, "mr.env")
+        r = self.run_once(p, "--dotenv", env_file,
+                          CI_MERGE_REQUEST_IID=mr["iid"],
+                          CI_MERGE_REQUEST_LABELS="ImpactMinor",
+                          CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main")
+        self.assertEqual(r.code, 0, r.err)
+        with open(env_file) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[:4], ["SEMVER_TAGGER_RELEASED=false",
+                                     "SEMVER_TAGGER_VERSION=1.0.0",
+                                     "SEMVER_TAGGER_TAG=1.0.0",
+                                     "SEMVER_TAGGER_PREVIOUS="])
+        self.assertEqual(p.tags(), ["1.0.0"])
 
 
 if __name__ == "__main__":
