@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of config file read */
 #define CONFIG_PROJECTS_MAX 10000
@@ -47,6 +48,9 @@ struct config_project {
 	char *snapshot_suffix;  /* "-SNAPSHOT" */
 	char *default_branch;   /* NULL: the project's default branch */
 	char *git_name, *git_email; /* identity of the commits we make */
+	/* signing (signer.h): "openpgp" or "ssh", NULL = unsigned; the key
+	 * (OpenPGP id/fingerprint, or the SSH private key file); GnuPG home */
+	char *signing_format, *signing_key, *gnupg_home;
 	struct semver_ver base; /* the virtual latest with no release */
 	unsigned poll_interval; /* seconds */
 	unsigned connect_timeout, total_timeout; /* seconds */
@@ -59,7 +63,7 @@ struct config_project {
 	char *release_sections; /* "Heading:~label, ..." (notes.h) */
 	char *release_exclude_labels; /* "label, ..." */
 	bool released_notes;    /* "Released in X.Y.Z" note on each MR */
-	unsigned set;           /* internal: which keys were given */
+	uint64_t set;           /* internal: which keys were given (bit per key) */
 };
 
 /*

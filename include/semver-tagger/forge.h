@@ -187,6 +187,21 @@ void forge_push_rule_init(struct forge_push_rule *r);
 /* Frees the patterns and re-initialises r. */
 void forge_push_rule_release(struct forge_push_rule *r);
 
+/* The token's user: who GitLab's committer push rules compare commits
+ * with. Strings owned by the struct. */
+struct forge_user {
+	int64_t id;
+	char *username;
+	char *name;          /* full name ("Reject inconsistent user name") */
+	char **emails;       /* verified: primary, commit, confirmed others */
+	size_t n_emails;
+};
+
+#define FORGE_USER_EMAILS_MAX 100
+
+void forge_user_init(struct forge_user *u);
+void forge_user_release(struct forge_user *u);
+
 /* Totals since forge_new (for /metrics). */
 struct forge_counters {
 	uint64_t requests;
@@ -236,6 +251,8 @@ struct forge_ops {
 	/* Optional (NULL: FORGE_PUSH_RULES_UNAVAILABLE). */
 	int (*push_rule)(void *impl, struct forge_push_rule *out,
 			 struct st_error *err);
+	/* Optional (NULL: ST_ENOTFOUND). */
+	int (*user)(void *impl, struct forge_user *out, struct st_error *err);
 	/* Optional (NULL: none): many-project operations, forge_fleet.h */
 	const struct forge_fleet_ops *fleet;
 };
@@ -305,6 +322,10 @@ int forge_mr_release_text(struct forge *f, int64_t iid, char **text,
  */
 int forge_push_rule(struct forge *f, struct forge_push_rule *out,
 		    struct st_error *err);
+
+/* The token's user and its verified emails into out (initialised by the
+ * caller; replaced on success). ST_ENOTFOUND when the forge cannot say. */
+int forge_user(struct forge *f, struct forge_user *out, struct st_error *err);
 
 /*
  * Append outside text (MR titles, user names) to out so it is inert in a

@@ -246,6 +246,26 @@ int gitrepo_file_changed_by(struct gitrepo *repo,
 
 /* ---- making release objects (deterministic: same inputs, same ids) ---- */
 
+struct signer; /* semver-tagger/signer.h */
+
+/*
+ * Sign every commit and tag object made from now on with signer
+ * (borrowed: it must outlive its use here; NULL: unsigned again). Signed
+ * objects are not deterministic (OpenPGP signatures carry a time), so a
+ * caller that finds an object it would have made compares it with
+ * gitrepo_commit_same_content().
+ */
+void gitrepo_set_signer(struct gitrepo *repo, struct signer *signer);
+
+/*
+ * *same = commits a and b are one commit apart from their signatures
+ * (gpgsig headers): same tree, parents, author, committer and message.
+ */
+int gitrepo_commit_same_content(struct gitrepo *repo,
+				const struct gitrepo_oid *a,
+				const struct gitrepo_oid *b, bool *same,
+				struct st_error *err);
+
 /* The identity written into commits and tags the tool makes. */
 struct gitrepo_identity {
 	const char *name;

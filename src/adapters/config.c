@@ -52,6 +52,9 @@ static const struct key keys[] = {
 	KEY("default_branch", K_STRING, default_branch),
 	KEY("git_name", K_STRING, git_name),
 	KEY("git_email", K_STRING, git_email),
+	KEY("signing_format", K_STRING, signing_format),
+	KEY("signing_key", K_STRING, signing_key),
+	KEY("gnupg_home", K_PATH, gnupg_home),
 	KEY("base_version", K_VERSION, base),
 	KEY("poll_interval", K_SECONDS, poll_interval),
 	KEY("connect_timeout", K_SECONDS, connect_timeout),
@@ -67,9 +70,8 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
-/* config_project.set has one bit per key (and wire.c sends it as 32 bits):
- * past 32 keys widen both rather than lose which keys were given. */
-_Static_assert(N_KEYS <= 32, "config_project.set holds one bit per key");
+/* struct config_project.set has one bit per key */
+_Static_assert(N_KEYS <= 64, "more keys than bits in config_project.set");
 
 static size_t field_size(const struct key *k);
 
@@ -205,6 +207,10 @@ static int set_string(struct config_project *p, const struct key *k,
 				    k->name, value, CONFIG_PREFIX_MAX);
 	if (k->type == K_PATH && !*value)
 		return st_error_set(err, ST_ECONFIG, "%s is empty", k->name);
+	if (strcmp(k->name, "signing_format") == 0 &&
+	    strcmp(value, "openpgp") != 0 && strcmp(value, "ssh") != 0)
+		return st_error_set(err, ST_ECONFIG, "signing_format '%s' is "
+				    "not one of openpgp, ssh", value);
 	copy = strdup(value);
 	if (!copy)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
@@ -322,7 +328,7 @@ int config_project_set(struct config_project *p, const char *key,
 	if (rc == 0)
 		rc = set_typed(p, k, value, err);
 	if (rc == 0)
-		p->set |= 1u << (k - keys);
+		p->set |= UINT64_C(1) << (k - keys);
 	return rc;
 }
 
@@ -351,7 +357,8 @@ int config_project_inherit(struct config_project *dst,
 			   const struct config_project *src)
 {
 	for (size_t i = 0; i < N_KEYS; i++)
-		if (!(dst->set & (1u << i)) && copy_key(dst, src, &keys[i]))
+		if (!(dst->set & (UINT64_C(1) << i)) &&
+		    copy_key(dst, src, &keys[i]))
 			return ST_ENOMEM;
 	return ST_OK;
 }
@@ -360,11 +367,11 @@ int config_project_overlay(struct config_project *dst,
 			   const struct config_project *src)
 {
 	for (size_t i = 0; i < N_KEYS; i++) {
-		if (!(src->set & (1u << i)))
+		if (!(src->set & (UINT64_C(1) << i)))
 			continue;
 		if (copy_key(dst, src, &keys[i]))
 			return ST_ENOMEM;
-		dst->set |= 1u << i;
+		dst->set |= UINT64_C(1) << i;
 	}
 	return ST_OK;
 }
@@ -578,7 +585,7 @@ static int set_project_key(struct config_project *p, const char *key,
 {
 	const struct key *k = find_key(key);
 
-	if (k && (p->set & (1u << (k - keys))))
+	if (k && (p->set & (UINT64_C(1) << (k - keys))))
 		return st_error_set(err, ST_ECONFIG,
 				    "key '%s' given twice (an indented line "
 				    "continues the previous value)",
@@ -974,10 +981,10 @@ static int apply_ci(struct config_project *p, char *const *env,
 	const char *v;
 	int rc = 0;
 
-	if (!(p->set & (1u << (find_key("api_url") - keys))) &&
+	if (!(p->set & (UINT64_C(1) << (find_key("api_url") - keys))) &&
 	    (v = config_getenv(env, "CI_API_V4_URL")))
 		rc = config_project_set(p, "api_url", v, err);
-	if (rc == 0 && !(p->set & (1u << (find_key("project") - keys)))) {
+	if (rc == 0 && !(p->set & (UINT64_C(1) << (find_key("project") - keys)))) {
 		v = config_getenv(env, "CI_PROJECT_ID");
 		if (!v || !*v)
 			v = config_getenv(env, "CI_PROJECT_PATH");

@@ -193,3 +193,26 @@ int forge_push_rule(struct forge *f, struct forge_push_rule *out,
 	}
 	return f->ops->push_rule(f->impl, out, err);
 }
+
+void forge_user_init(struct forge_user *u)
+{
+	memset(u, 0, sizeof(*u));
+}
+
+void forge_user_release(struct forge_user *u)
+{
+	for (size_t i = 0; i < u->n_emails; i++)
+		free(u->emails[i]);
+	free(u->emails);
+	free(u->username);
+	free(u->name);
+	forge_user_init(u);
+}
+
+int forge_user(struct forge *f, struct forge_user *out, struct st_error *err)
+{
+	if (!f->ops->user)
+		return st_error_set(err, ST_ENOTFOUND, "forge %s cannot tell "
+				    "the token's user", f->ops->name);
+	return f->ops->user(f->impl, out, err);
+}

@@ -80,6 +80,7 @@ static const struct forge_ops gitlab_ops = {
 	.release_exists = gitlab_release_exists,
 	.mr_release_text = gitlab_mr_release_text,
 	.push_rule = gitlab_push_rule,
+	.user = gitlab_user,
 	.fleet = &gitlab_fleet_ops,
 };
 

@@ -33,6 +33,7 @@ enum gitlab_action {
 	GITLAB_RELEASE,
 	GITLAB_STATUS,
 	GITLAB_READ_PUSH_RULE,
+	GITLAB_READ_USER,
 };
 
 /* One request to api_url + path (+ "?" query). Returns 0 with the final
@@ -97,6 +98,8 @@ int gitlab_create_release(void *impl, const struct forge_release *rel,
 			  enum forge_outcome *out, struct st_error *err);
 int gitlab_set_commit_status(void *impl, const struct forge_commit_status *st,
 			     enum forge_outcome *out, struct st_error *err);
+/* GET /user and /user/emails (gitlab_pushrule.c). */
+int gitlab_user(void *impl, struct forge_user *out, struct st_error *err);
 int gitlab_release_exists(void *impl, const char *tag, bool *exists,
 			  struct st_error *err);
 int gitlab_mr_release_text(void *impl, int64_t iid, char **text,

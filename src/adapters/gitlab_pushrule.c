@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int rule_regex(const cJSON *root, const char *key,
 		      const struct json_where *w, char **out,
@@ -121,5 +122,117 @@ done:
 	}
 	forge_push_rule_release(out);
 	*out = r;
+	return ST_OK;
+}
+
+/* ---- the token's user (what the committer rules compare with) ---- */
+
+static int add_email(struct forge_user *u, const char *e)
+{
+	char **v;
+
+	if (!e || !*e || u->n_emails >= FORGE_USER_EMAILS_MAX)
+		return ST_OK;
+	for (size_t i = 0; i < u->n_emails; i++)
+		if (strcasecmp(u->emails[i], e) == 0)
+			return ST_OK;
+	v = realloc(u->emails, (u->n_emails + 1) * sizeof(*v));
+	if (!v)
+		return ST_ENOMEM;
+	u->emails = v;
+	if (!(v[u->n_emails] = strdup(e)))
+		return ST_ENOMEM;
+	u->n_emails++;
+	return ST_OK;
+}
+
+static int user_from_json(const cJSON *root, const struct json_where *w,
+			  struct forge_user *u, struct st_error *err)
+{
+	const char *name = NULL, *username = NULL, *mail[3] = { NULL };
+	const char *keys[3] = { "email", "commit_email", "public_email" };
+	int rc;
+
+	rc = json_get_int(root, "id", JSON_REQUIRED | JSON_NOT_NULL, 1,
+			  JSON_INT_MAX, w, &u->id, err);
+	if (!rc)
+		rc = json_get_str(root, "username", JSON_REQUIRED |
+				  JSON_NOT_NULL, w, &username, err);
+	if (!rc)
+		rc = json_get_str(root, "name", JSON_OPTIONAL, w, &name, err);
+	for (int i = 0; !rc && i < 3; i++)
+		rc = json_get_str(root, keys[i], JSON_OPTIONAL, w, &mail[i],
+				  err);
+	if (rc)
+		return rc;
+	if (gitlab_dup(&u->username, username) || gitlab_dup(&u->name, name))
+		return st_error_set(err, ST_ENOMEM, "out of memory");
+	for (int i = 0; i < 3; i++)
+		if (add_email(u, mail[i]))
+			return st_error_set(err, ST_ENOMEM, "out of memory");
+	return ST_OK;
+}
+
+/* Confirmed secondary emails (GET /user/emails); a failure here only
+ * leaves them out. */
+static void user_emails(struct gitlab *g, struct forge_user *u)
+{
+	struct http_response rs;
+	struct st_error e;
+	cJSON *root = NULL;
+	const cJSON *it;
+
+	st_error_clear(&e);
+	http_response_init(&rs);
+	if (gitlab_call(g, "GET", "/user/emails", "per_page=100", NULL, false,
+			"GET /user/emails", &rs, &e) == 0 &&
+	    gitlab_check(g, GITLAB_READ_USER, "GET /user/emails", &rs, &e) == 0 &&
+	    json_parse(rs.body.buf, rs.body.len, "GET /user/emails", &root,
+		       &e) == 0 && cJSON_IsArray(root))
+		cJSON_ArrayForEach(it, root) {
+			const cJSON *m = cJSON_GetObjectItem(it, "email");
+			const cJSON *c = cJSON_GetObjectItem(it, "confirmed_at");
+
+			if (cJSON_IsString(m) && cJSON_IsString(c))
+				add_email(u, m->valuestring);
+		}
+	cJSON_Delete(root);
+	http_response_release(&rs);
+}
+
+int gitlab_user(void *impl, struct forge_user *out, struct st_error *err)
+{
+	struct gitlab *g = impl;
+	struct http_response rs;
+	struct forge_user u;
+	cJSON *root = NULL;
+	int rc;
+
+	forge_user_init(&u);
+	http_response_init(&rs);
+	rc = gitlab_call(g, "GET", "/user", NULL, NULL, false, "GET /user",
+			 &rs, err);
+	if (!rc)
+		rc = gitlab_check(g, GITLAB_READ_USER, "GET /user", &rs, err);
+	if (!rc)
+		rc = json_parse(rs.body.buf, rs.body.len, "GET /user", &root,
+				err);
+	if (!rc) {
+		struct json_where w = {"GET /user", ""};
+
+		rc = cJSON_IsObject(root) ? user_from_json(root, &w, &u, err)
+			: st_error_set(err, ST_EINVAL, "GET /user: expected a "
+				       "JSON object");
+	}
+	cJSON_Delete(root);
+	http_response_release(&rs);
+	if (!rc)
+		user_emails(g, &u);
+	if (rc) {
+		forge_user_release(&u);
+		return rc;
+	}
+	forge_user_release(out);
+	*out = u;
 	return ST_OK;
 }

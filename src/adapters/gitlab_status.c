@@ -33,6 +33,8 @@ static const char *permission(enum gitlab_action a)
 		return "the api scope and at least the Developer role";
 	case GITLAB_READ_PUSH_RULE:
 		return "the read_api scope and the Maintainer role";
+	case GITLAB_READ_USER:
+		return "the read_user or read_api scope";
 	}
 	return "more permissions";
 }
@@ -51,6 +53,8 @@ static const char *job_cannot(enum gitlab_action a)
 		return "read the project";
 	case GITLAB_READ_PUSH_RULE:
 		return "read push rules";
+	case GITLAB_READ_USER:
+		return "read its user";
 	case GITLAB_RELEASE:
 		break;
 	}

@@ -190,18 +190,23 @@ static int write_tree(struct gitrepo__tree_reader *r,
 	return rc;
 }
 
-int gitrepo__commit_create(git_repository *repo, const git_signature *sig,
+int gitrepo__commit_create(struct gitrepo *r, const git_signature *sig,
 			   const char *message, const git_tree *tree,
 			   size_t n_parents, const git_commit **parents,
 			   git_oid *out, const char *what,
 			   struct st_error *err)
 {
+	git_repository *repo = r->repo;
 	const git_error *e;
 	char why[256] = "object database write failed";
 	git_odb *odb = NULL;
 	git_oid id;
 	int rc;
 
+	if (r->signer)
+		return gitrepo__commit_create_signed(r, sig, message, tree,
+						     n_parents, parents, out,
+						     what, err);
 	rc = git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree,
 			       n_parents, parents);
 	if (rc < 0)
@@ -235,7 +240,7 @@ static int make_commit(struct gitrepo *repo, git_commit *parent,
 	if (!rc && (rc = git_tree_lookup(&tree, repo->repo, tree_id)) < 0)
 		rc = gitrepo__git_error(err, rc, "read tree");
 	if (!rc)
-		rc = gitrepo__commit_create(repo->repo, sig, msg, tree, 1,
+		rc = gitrepo__commit_create(repo, sig, msg, tree, 1,
 					    parents, out, "write commit", err);
 	git_tree_free(tree);
 	git_signature_free(sig);
@@ -328,6 +333,9 @@ int gitrepo_tag_object(struct gitrepo *repo, const char *tag_name,
 						   (const git_object *)c, sig,
 						   strbuf_str(&msg))) < 0)
 		rc = gitrepo__git_error(err, rc, "tag %s", tag_name);
+	/* Signed: git's form, the signature appended to that object. */
+	if (!rc && repo->signer)
+		rc = gitrepo__tag_sign(repo, &id, tag_name, err);
 	if (!rc)
 		gitrepo__from_git(&id, out);
 	strbuf_release(&msg);

@@ -11,6 +11,7 @@
 struct gitrepo {
 	git_repository *repo;
 	char *path;
+	struct signer *signer; /* borrowed (gitrepo_set_signer); NULL: unsigned */
 };
 
 /* Largest answer a network child may send back (remote ref lists). */
@@ -58,11 +59,27 @@ int gitrepo__signature_at(const struct gitrepo_identity *who,
  * the object database: libgit2 1.5.1 returns 0 when writing the object
  * failed (commit.c keeps the status of the buffer step, not of
  * git_odb_write; measured with a full disk). ST_EIO naming what. */
-int gitrepo__commit_create(git_repository *repo, const git_signature *sig,
+int gitrepo__commit_create(struct gitrepo *repo, const git_signature *sig,
 			   const char *message, const git_tree *tree,
 			   size_t n_parents, const git_commit **parents,
 			   git_oid *out, const char *what,
 			   struct st_error *err);
+
+/* ---- signatures (gitrepo_sign.c) ---- */
+
+/* The same commit signed with repo->signer: git_commit_create_buffer,
+ * sign, git_commit_create_with_signature ("gpgsig" header). */
+int gitrepo__commit_create_signed(struct gitrepo *repo,
+				  const git_signature *sig,
+				  const char *message, const git_tree *tree,
+				  size_t n_parents, const git_commit **parents,
+				  git_oid *out, const char *what,
+				  struct st_error *err);
+
+/* Replace *id (an unsigned tag object) by the same tag with
+ * repo->signer's signature appended, as git tag -s writes it. */
+int gitrepo__tag_sign(struct gitrepo *repo, git_oid *id, const char *name,
+		      struct st_error *err);
 
 /* message with exactly one trailing newline (git's convention), or
  * "<fallback> <subject>\n" when message is NULL or empty. */

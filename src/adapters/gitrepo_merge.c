@@ -374,7 +374,7 @@ static int merge_commit(struct merge_state *m, git_oid *out,
 	if (!rc && (rc = git_tree_lookup(&tree, m->repo->repo, &tree_id)) < 0)
 		rc = gitrepo__git_error(err, rc, "read merged tree");
 	if (!rc)
-		rc = gitrepo__commit_create(m->repo->repo, sig, strbuf_str(&msg),
+		rc = gitrepo__commit_create(m->repo, sig, strbuf_str(&msg),
 					    tree, 2, parents, out,
 					    "write merge commit", err);
 	git_tree_free(tree);

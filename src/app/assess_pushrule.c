@@ -159,7 +159,8 @@ int assess_push_rules(struct forge *f, const struct config_project *cfg,
 		forge_push_rule_release(&pr);
 		return ST_OK;
 	}
-	if (pr.reject_unsigned_commits)
+	/* with a signing key (issue 15) every commit and tag is signed */
+	if (pr.reject_unsigned_commits && !cfg->signing_format)
 		assess_add(r, ASSESS_ERROR, "push-rule",
 			   "give semver-tagger a signing key, or turn off "
 			   "\"Reject unsigned commits\"",

@@ -762,6 +762,7 @@ static int reconcile(struct engine *e, struct st_error *err)
 
 static void engine_release(struct engine *e)
 {
+	engine_guard_close(e);
 	gitrepo_tags_release(&e->tags);
 	gitrepo_branches_release(&e->branches);
 	free(e->known);
@@ -833,6 +834,8 @@ int release_run(const struct release_options *o, struct forge *forge,
 	 * commit in the mirror whose MR (and impact) is not listed */
 	if (rc == 0)
 		rc = setup_repo(&e, true, err);
+	if (rc == 0)
+		rc = engine_guard_open(&e, err); /* the signing key, if any */
 	if (rc == 0)
 		rc = list_mrs(&e, err);
 	if (rc == 0)

@@ -63,8 +63,7 @@ static int push_one(struct engine *e, const char *refname,
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = gitrepo_push(e->repo, e->git_url, &e->cred, &u, 1, &res,
-			  engine_deadline(e), err);
+	rc = engine_push(e, &u, 1, &res, err);
 	if (rc)
 		snprintf(detail, size, "%s", res.message[0] ? res.message
 							     : err->msg);
@@ -75,12 +74,22 @@ static int push_one(struct engine *e, const char *refname,
  * release commit (a concurrent or earlier run made it), else a conflict,
  * since a tag is never moved. */
 static int tag_exists(struct engine *e, struct release_goal_report *g,
-		      const struct gitrepo_tag *t, const struct gitrepo_oid *c,
+		      const struct gitrepo_tag *t, struct gitrepo_oid *c,
 		      struct st_error *err)
 {
 	char have[41], want[41];
+	bool same = gitrepo_oid_equal(&t->commit, c);
 
-	if (gitrepo_oid_equal(&t->commit, c)) {
+	/* Signed release commits differ between runners (signature times),
+	 * and from an unsigned one: the tag's commit is the release commit
+	 * when only the signature differs. */
+	if (!same && !gitrepo_oid_is_zero(&t->commit) &&
+	    gitrepo_commit_same_content(e->repo, &t->commit, c, &same,
+					err) != 0)
+		st_error_clear(err);
+	if (same) {
+		*c = t->commit;
+		hex(c, g->commit);
 		g->state = GOAL_STATE_ACHIEVED;
 		return ST_OK;
 	}
@@ -508,8 +517,7 @@ static int push_heads(struct engine *e, struct st_error *err)
 		if (n == 0)
 			break;
 		memset(res, 0, sizeof(res));
-		rc = gitrepo_push(e->repo, e->git_url, &e->cred, up, n, res,
-				  engine_deadline(e), err);
+		rc = engine_push(e, up, n, res, err);
 		for (size_t j = 0; j < n; j++) {
 			hs[j]->push_rc = res[j].status == GITREPO_PUSH_OK ? 0
 				       : res[j].status == GITREPO_PUSH_RACE ? ST_ERACE

@@ -49,6 +49,10 @@ struct engine {
 	size_t n_mr_commits;
 	struct versionfile_spec spec;
 	struct gitrepo_identity who;
+	struct signer *signer;     /* NULL: unsigned (release_guard.c) */
+	bool rules_checked;        /* push rules read this run: */
+	int rules_rc;              /* 0, or why every push is refused */
+	struct st_error rules_err;
 	struct policy_settings settings;
 	/* per attempt */
 	struct gitrepo_tags tags;
@@ -76,6 +80,15 @@ void engine_debug(struct engine *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t engine_deadline(const struct engine *e);
 void engine_failpoint(const struct engine *e, const char *name);
+
+/* release_guard.c: the signer, and push rules before the first push */
+int engine_guard_open(struct engine *e, struct st_error *err);
+void engine_guard_close(struct engine *e);
+/* gitrepo_push() after the push-rule check (once per run); a refusal
+ * names the push rule from GitLab's message. */
+int engine_push(struct engine *e, const struct gitrepo_ref_update *up,
+		size_t n, struct gitrepo_push_result *res,
+		struct st_error *err);
 
 /* release_goals.c */
 int engine_tag_goal(struct engine *e, struct release_branch_report *br,

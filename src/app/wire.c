@@ -199,7 +199,7 @@ static void put_cfg(struct wire_buf *b, const struct config_project *p)
 	size_t n = config_key_count();
 
 	put_str(b, p->name);
-	put_u32(b, p->set);
+	put_u64(b, p->set);
 	put_u32(b, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		struct config_field f;
@@ -219,7 +219,7 @@ static void get_cfg(struct rd *r, struct config_project *p)
 
 	r->at = "project settings";
 	p->name = get_str(r);
-	p->set = get_u32(r);
+	p->set = get_u64(r);
 	n = get_u32(r);
 	if (n != config_key_count() && !r->bad)
 		r->bad = "project settings (another version's keys)";

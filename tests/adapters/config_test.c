@@ -108,6 +108,9 @@ static const struct {
 	  "test.conf:7: unknown key 'bogus'" },
 	{ "[global]\nstate_dir = /a\n[project \"x\"]\nstate_dir = /b\n",
 	  "test.conf:4: unknown key 'state_dir'" },
+	{ "[global]\nsigning_format = x509\n",
+	  "test.conf:2: signing_format 'x509' is not one of openpgp, ssh" },
+	{ "[project \"x\"]\ngnupg_home =\n", "test.conf:2: gnupg_home" },
 	/* what a release says (issue 16) */
 	{ "[global]\nchangelog = sometimes\n",
 	  "test.conf:2: changelog 'sometimes' is not auto or a boolean" },
@@ -124,6 +127,55 @@ static const struct {
 	{ "[global]\nrelease_exclude_labels = ~\n",
 	  "test.conf:2: release_exclude_labels" },
 };
+
+/* Signing keys (issue 15): global defaults, per-project overrides. */
+START_TEST(test_signing_keys_inherit)
+{
+	const char *text =
+		"[global]\n"
+		"signing_format = openpgp\n"
+		"signing_key = 0123456789ABCDEF0123456789ABCDEF01234567\n"
+		"gnupg_home = /var/lib/semver-tagger/gnupg\n"
+		"[project \"a\"]\n"
+		"[project \"b\"]\n"
+		"signing_format = ssh\n"
+		"signing_key = /etc/semver-tagger/b.key\n";
+	struct config c;
+	struct st_error err;
+
+	ck_assert_msg(load(text, &c, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(c.n_projects, 2);
+	ck_assert_str_eq(c.projects[0].signing_format, "openpgp");
+	ck_assert_str_eq(c.projects[0].signing_key,
+			 "0123456789ABCDEF0123456789ABCDEF01234567");
+	ck_assert_str_eq(c.projects[0].gnupg_home,
+			 "/var/lib/semver-tagger/gnupg");
+	ck_assert_str_eq(c.projects[1].signing_format, "ssh");
+	ck_assert_str_eq(c.projects[1].signing_key, "/etc/semver-tagger/b.key");
+	config_release(&c);
+	ck_assert_msg(load("[project \"a\"]\n", &c, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_null(c.projects[0].signing_format); /* unsigned */
+	config_release(&c);
+}
+END_TEST
+
+/* More than 32 keys: the last one's "set in the section" bit still
+ * keeps a project's own value against [global]'s. */
+START_TEST(test_last_key_not_overridden)
+{
+	const char *text =
+		"[global]\nreleased_notes = false\nrelease_sections = A:~a\n"
+		"[project \"a\"]\nreleased_notes = true\n"
+		"release_sections = B:~b\n";
+	struct config c;
+	struct st_error err;
+
+	ck_assert_msg(load(text, &c, &err) == 0, "%s", err.msg);
+	ck_assert(c.projects[0].released_notes);
+	ck_assert_str_eq(c.projects[0].release_sections, "B:~b");
+	config_release(&c);
+}
+END_TEST
 
 START_TEST(test_bad_files)
 {
@@ -277,6 +329,8 @@ int main(void)
 	tcase_add_test(tc, test_release_content_keys);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_env);
+	tcase_add_test(tc, test_signing_keys_inherit);
+	tcase_add_test(tc, test_last_key_not_overridden);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -198,7 +198,84 @@ START_TEST(test_malformed_answers)
 	snprintf(body, sizeof(body), "{\\\"commit_message_regex\\\":\\\"%s\\\"}",
 		 big);
 	bad_answer(body, ST_EINVAL, "commit_message_regex is longer than");
-	bad_answer("{\\\"reject_unsigned", ST_EINVAL, "");
+	/* a garbled body is retried like a 5xx (issue 14) */
+	{
+		struct gitlab_options o;
+		struct forge_push_rule r;
+		struct st_error err;
+
+		tu_clear_counts();
+		tu_fault("{\"endpoint\":\"" ROUTE "\",\"mode\":\"status\","
+			 "\"status\":200,\"body\":\"{\\\"reject_unsigned\"}");
+		tu_options(&o);
+		forge_push_rule_init(&r);
+		ck_assert_msg(read_rule(&o, &r, &err) == 0, "%s", err.msg);
+		ck_assert_int_eq(r.state, FORGE_PUSH_RULES_NONE);
+		ck_assert_int_eq(tu_count(ROUTE), 2);
+	}
+}
+END_TEST
+
+START_TEST(test_user_and_verified_emails)
+{
+	struct gitlab_options o;
+	struct forge_user u;
+	struct st_error err;
+	struct forge *f;
+
+	cJSON_Delete(tu_ctl("POST", "/__control__/users/semver-bot/emails",
+			    "{\"email\":\"bot@corp.example\"}", 201));
+	cJSON_Delete(tu_ctl("POST", "/__control__/users/semver-bot/emails",
+			    "{\"email\":\"new@corp.example\","
+			    "\"confirmed\":false}", 201));
+	tu_options(&o);
+	f = tu_forge(&o);
+	forge_user_init(&u);
+	st_error_clear(&err);
+	ck_assert_msg(forge_user(f, &u, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(u.username, "semver-bot");
+	ck_assert_str_eq(u.name, "Semver Bot");
+	ck_assert(u.id > 0);
+	/* primary and commit email (one), the confirmed secondary one; not
+	 * the unconfirmed one */
+	ck_assert_uint_eq(u.n_emails, 2);
+	ck_assert_str_eq(u.emails[0], "semver-bot@example.com");
+	ck_assert_str_eq(u.emails[1], "bot@corp.example");
+	forge_user_release(&u);
+	ck_assert_ptr_null(u.emails);
+	forge_free(f);
+	/* a CI job token cannot read /user: an error naming the call */
+	o.token = TU_JOB_TOKEN;
+	o.token_kind = GITLAB_TOKEN_JOB;
+	f = tu_forge(&o);
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_user(f, &u, &err), ST_EAUTH);
+	tu_msg(err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "GET /user"));
+	ck_assert_ptr_null(u.username);
+	forge_free(f);
+}
+END_TEST
+
+START_TEST(test_user_malformed)
+{
+	struct gitlab_options o;
+	struct forge_user u;
+	struct st_error err;
+	struct forge *f;
+
+	tu_fault("{\"endpoint\":\"GET /api/v4/user\",\"mode\":\"status\","
+		 "\"status\":200,\"body\":\"{\\\"id\\\":\\\"x\\\"}\"}");
+	tu_options(&o);
+	f = tu_forge(&o);
+	forge_user_init(&u);
+	st_error_clear(&err);
+	ck_assert_int_eq(forge_user(f, &u, &err), ST_EINVAL);
+	tu_msg(err.msg);
+	ck_assert_msg(strstr(err.msg, "GET /user") && strstr(err.msg, "id"),
+		      "%s", err.msg);
+	ck_assert_ptr_null(u.username);
+	forge_free(f);
 }
 END_TEST
 
@@ -225,6 +302,8 @@ int main(void)
 	tcase_add_test(tc, test_editions_without_push_rules);
 	tcase_add_test(tc, test_missing_project_is_an_error);
 	tcase_add_test(tc, test_malformed_answers);
+	tcase_add_test(tc, test_user_and_verified_emails);
+	tcase_add_test(tc, test_user_malformed);
 	tcase_add_test(tc, test_no_message_holds_the_token);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

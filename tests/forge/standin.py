@@ -272,7 +272,8 @@ def commit_check(c):
         return "Committer's email '%s' does not follow the pattern '%s'" % (c["committer_email"], aer)
     if aer and not rx(aer, c["author_email"]):
         return "Author's email '%s' does not follow the pattern '%s'" % (c["author_email"], aer)
-    if rule.get("commit_committer_check") and c["committer_email"].lower() != user_email.lower():
+    verified = [e.lower() for e in os.environ.get("STANDIN_USER_EMAILS", user_email).split(",")]
+    if rule.get("commit_committer_check") and c["committer_email"].lower() not in verified:
         return ("You cannot push commits for '%s'. You can only push commits that were "
                 "committed with one of your own verified emails." % c["committer_email"])
     if rule.get("commit_committer_name_check") and \
@@ -328,6 +329,11 @@ class User:
         self.username = username
         self.name = username.replace("-", " ").replace("_", " ").title() if username != "root" else "Administrator"
         self.base_url = base_url
+        self.emails = []  # secondary emails: [{"id", "email", "confirmed_at"}]
+
+    def verified_emails(self):
+        return ["%s@example.com" % self.username] + \
+            [e["email"] for e in self.emails if e["confirmed_at"]]
 
     def basic(self):
         return {
@@ -1382,6 +1388,7 @@ REST_ROUTES = [
     ("GET", r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/statuses", "GET /api/v4/projects/:id/repository/commits/:sha/statuses", "rest_status_list"),
     ("GET", r"/api/v4/projects/([^/]+)/push_rule", "GET /api/v4/projects/:id/push_rule", "rest_push_rule"),
     ("GET", r"/api/v4/user", "GET /api/v4/user", "rest_user"),
+    ("GET", r"/api/v4/user/emails", "GET /api/v4/user/emails", "rest_user_emails"),
     ("GET", r"/api/v4/version", "GET /api/v4/version", "rest_version"),
 ]
 REST_ROUTES = [(m, re.compile(r + r"/?"), k, h) for (m, r, k, h) in REST_ROUTES + fleet.ROUTES]
@@ -1774,6 +1781,14 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
             u["is_admin"] = True
         return 200, u, {}
 
+    def rest_user_emails(self):
+        # GitLab lists the secondary emails only (not the primary one).
+        tok = self.authenticate("rest_user_emails")
+        if tok is None:
+            raise api_error(401, "401 Unauthorized")
+        with self.standin.lock:
+            return 200, [dict(e) for e in tok.user.emails], {}
+
     def rest_version(self):
         tok = self.authenticate("rest_version")
         if tok is None:
@@ -2148,6 +2163,7 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
             "REMOTE_USER": tok.user.username,
             # the pusher, for the push rules' committer checks in the hook
             "STANDIN_USER_EMAIL": "%s@example.com" % tok.user.username,
+            "STANDIN_USER_EMAILS": ",".join(tok.user.verified_emails()),
             "STANDIN_USER_NAME": tok.user.name,
             "REMOTE_ADDR": "127.0.0.1",
             "GIT_HTTP_MAX_REQUEST_BUFFER": "100M",
@@ -2230,6 +2246,16 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
                 raise ctl_error(400, "edition must be ee, ee-unlicensed or ce")
             s.edition = body["edition"]
             return 200, {"edition": s.edition}, {}
+        if len(parts) == 3 and parts[0] == "users" and parts[2] == "emails" and m == "POST":
+            email = body.get("email")
+            if not isinstance(email, str) or "@" not in email:
+                raise ctl_error(400, "email required")
+            u = s.user(parts[1])
+            with s.lock:
+                e = {"id": 100 + len(u.emails), "email": email,
+                     "confirmed_at": fmt_ms(s.clock.now()) if body.get("confirmed", True) else None}
+                u.emails.append(e)
+            return 201, e, {}
         if parts[:1] == ["tokens"]:
             if len(parts) == 1 and m == "POST":
                 token = body.get("token")

@@ -930,7 +930,19 @@ class TestGit(StandinCase):
         r = self.push(d, "HEAD:main")  # committer test@example.invalid is not semver-bot's email
         self.assertIn("GitLab: You cannot push commits for 'test@example.invalid'. You can only push "
                       "commits that were committed with one of your own verified emails.", r.stderr)
-        env = dict(self.genv, GIT_COMMITTER_EMAIL="semver-bot@example.com")
+        # a secondary email counts once confirmed (GET /user/emails lists it)
+        self.c.ctl("POST", "/users/semver-bot/emails", {"email": "bot@corp.example",
+                                                        "confirmed": False}, expect=201)
+        env = dict(self.genv, GIT_COMMITTER_EMAIL="bot@corp.example")
+        subprocess.run(["git", "commit", "-q", "--amend", "--allow-empty", "-m", "c ok"], cwd=d,
+                       env=env, check=True)
+        r = self.push(d, "HEAD:main")
+        self.assertIn("You cannot push commits for 'bot@corp.example'", r.stderr)
+        self.c.ctl("POST", "/users/semver-bot/emails", {"email": "bot2@corp.example"}, expect=201)
+        st, _, js, _ = self.c.api("GET", "/user/emails")
+        self.assertEqual([(e["email"], e["confirmed_at"] is not None) for e in js],
+                         [("bot@corp.example", False), ("bot2@corp.example", True)])
+        env = dict(self.genv, GIT_COMMITTER_EMAIL="bot2@corp.example")
         subprocess.run(["git", "commit", "-q", "--amend", "--allow-empty", "-m", "c ok"], cwd=d,
                        env=env, check=True)
         r = self.push(d, "HEAD:main")

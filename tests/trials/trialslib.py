@@ -164,3 +164,80 @@ def reset(standin):
 
 def say(*args):
     print(*args, flush=True)
+
+
+BOT_NAME = "Semver Bot"
+BOT_EMAIL = "semver-bot@example.com"  # the stand-in's email of semver-bot
+
+
+class Signing:
+    """--sign ssh|openpgp (issue 15): a throw-away key the runners sign
+    with, the stand-in's "Reject unsigned commits" push rule on for every
+    project, and a check that every commit and tag object the bot made
+    passes git verify-commit / verify-tag."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        # short path: gpg-agent's socket lives in the GnuPG home
+        self.dir = tempfile.mkdtemp(prefix="st-sign-", dir="/tmp")
+        self.gnupg = os.path.join(self.dir, "gnupg")
+        os.mkdir(self.gnupg, 0o700)
+        self.genv = dict(os.environ, GNUPGHOME=self.gnupg, LC_ALL="C")
+        self.allowed = os.path.join(self.dir, "allowed_signers")
+        self.env = {"SEMVER_TAGGER_GIT_NAME": BOT_NAME,
+                    "SEMVER_TAGGER_GIT_EMAIL": BOT_EMAIL,
+                    "SEMVER_TAGGER_SIGNING_FORMAT": kind}
+        if kind == "ssh":
+            key = os.path.join(self.dir, "bot_ed25519")
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                            "-f", key], check=True)
+            with open(key + ".pub") as f:
+                pub = f.read().split()
+            with open(self.allowed, "w") as f:
+                f.write('%s namespaces="git" %s %s\n' % (BOT_EMAIL, pub[0],
+                                                         pub[1]))
+            self.env["SEMVER_TAGGER_SIGNING_KEY"] = key
+        elif kind == "openpgp":
+            subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback",
+                            "--passphrase", "", "--quick-gen-key",
+                            "%s <%s>" % (BOT_NAME, BOT_EMAIL), "ed25519",
+                            "sign", "1y"], env=self.genv, check=True,
+                           capture_output=True)
+            open(self.allowed, "w").close()
+            self.env["SEMVER_TAGGER_SIGNING_KEY"] = BOT_EMAIL
+            self.env["SEMVER_TAGGER_GNUPG_HOME"] = self.gnupg
+        else:
+            raise ValueError("--sign takes ssh or openpgp")
+
+    def protect(self, standin, p):
+        standin.ctl("PUT", "/__control__/projects/%d/push_rule" % p.id,
+                    {"reject_unsigned_commits": True})
+
+    def unsigned(self, p):
+        """Commits (committer = the bot) and tag objects of p that do not
+        verify."""
+        env = dict(self.genv, GIT_DIR=p.repo)
+        cfg = ["-c", "gpg.ssh.allowedSignersFile=" + self.allowed]
+        log = subprocess.run(["git", "log", "--all", "--format=%H %ce"],
+                             env=env, capture_output=True, text=True,
+                             check=True).stdout.split("\n")
+        objs = [("verify-commit", l.split()[0]) for l in log
+                if l.endswith(" " + BOT_EMAIL)]
+        refs = subprocess.run(["git", "for-each-ref", "--format="
+                               "%(objecttype) %(refname)", "refs/tags"],
+                              env=env, capture_output=True, text=True,
+                              check=True).stdout.split("\n")
+        objs += [("verify-tag", l.split()[1]) for l in refs
+                 if l.startswith("tag ") and not l.endswith("/1.0.0")]
+        bad = []
+        for verb, name in objs:
+            r = subprocess.run(["git"] + cfg + [verb, name], env=env,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                bad.append(name)
+        return bad
+
+    def close(self):
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=self.genv,
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
