@@ -7,7 +7,14 @@ import os
 
 from harness import DaemonTest, WEBHOOK_SECRET, wait_for
 
-N_MATCH = 227          # 250 projects: 3 archived, 20 without the topic
+# scripts/test runs a group of 25 projects (3 archived, 4 without the
+# topic); issue 13's figure is FLEET_PROJECTS=250 (3 archived, 20 without
+# the topic), ~15 min on a loaded 2-core machine, so it runs on demand:
+#   FLEET_PROJECTS=250 meson test -C build fleet --timeout-multiplier 4
+N_PROJECTS = int(os.environ.get("FLEET_PROJECTS", "25"))
+N_OTHER = 20 if N_PROJECTS >= 250 else 4   # projects without the topic
+N_ARCHIVED = 3
+N_MATCH = N_PROJECTS - N_OTHER - N_ARCHIVED
 SUBGROUPS = ["plat", "plat/back", "plat/back/svc", "plat/front", "plat/front/web/x"]
 
 
@@ -38,29 +45,30 @@ class Fleet(DaemonTest):
     def conf(self, extra=""):
         return ('[group "plat"]\ntopic = release\n%s' % extra)
 
-    def test_group_of_250_releases_exactly_the_matching_ones(self):
+    def test_group_releases_exactly_the_matching_ones(self):
         tmpl = self.make("plat/tmpl0", topics=["release"])
         self.merged(tmpl["id"])  # every copy has one merged-MR commit...
         projects = [tmpl]
-        for i in range(1, 250):
+        for i in range(1, N_PROJECTS):
             sub = SUBGROUPS[i % len(SUBGROUPS)]
             kw = {"clone_of": tmpl["id"], "topics": ["release"]}
-            if i <= 20:
+            if i <= N_OTHER:
                 kw["topics"] = ["other"]
-            elif i <= 23:
+            elif i <= N_OTHER + N_ARCHIVED:
                 kw["archived"] = True
             projects.append(self.make("%s/p%d" % (sub, i), **kw))
         for p in projects[1:]:  # ...and its own MR record to release
             self.merged(p["id"])
         d = self.daemon([], global_extra=self.conf(), poll_interval=3600)
-        want = [p for i, p in enumerate(projects) if i == 0 or i > 23]
+        want = [p for i, p in enumerate(projects)
+                if i == 0 or i > N_OTHER + N_ARCHIVED]
         self.assertEqual(len(want), N_MATCH)
         wait_for(lambda: d.metric("semver_tagger_releases_total") >= N_MATCH,
                  timeout=2400, interval=2, what="a release in every matching project")
         for p in want:
             self.assertEqual(self.tags(p["id"]), ["0.0.1"], p["path_with_namespace"])
         for i, p in enumerate(projects):
-            if 0 < i <= 23:
+            if 0 < i <= N_OTHER + N_ARCHIVED:
                 self.assertEqual(self.tags(p["id"]), [], p["path_with_namespace"])
         labels = self.standin.ctl("GET", "/__control__/groups/plat/labels")
         self.assertEqual(sorted(l["name"] for l in labels),
