@@ -18,6 +18,12 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of config file read */
 #define CONFIG_PROJECTS_MAX 10000
+#define CONFIG_GROUPS_MAX 1000
+/* The repository settings file: read from the default branch's tree. */
+#define CONFIG_REPO_FILE ".gitlab/semver-tagger.conf"
+#define CONFIG_REPO_FILE_MAX (64 * 1024)
+#define CONFIG_DISCOVERY_INTERVAL_DEFAULT 3600  /* seconds */
+#define CONFIG_RECONCILE_INTERVAL_DEFAULT 86400 /* seconds */
 
 enum build_system {
 	BUILD_SIMPLE,        /* tag the branch head itself */
@@ -60,6 +66,17 @@ struct config_project {
 	uint64_t set;           /* internal: which keys were given (bit per key) */
 };
 
+/*
+ * A [group "platform/backend"] section: every project of that GitLab
+ * group and its subgroups (archived ones skipped), optionally only those
+ * with a topic, released with the section's settings. Owned strings.
+ */
+struct config_group {
+	char *path;                     /* full path or numeric id */
+	char *topic;                    /* NULL: every project */
+	struct config_project settings; /* name = path; [global] inherited */
+};
+
 struct config {
 	char *path;               /* the file read, NULL for env only */
 	char *state_dir;
@@ -70,6 +87,10 @@ struct config {
 	struct config_project global; /* [global]: what projects inherit */
 	struct config_project *projects;
 	size_t n_projects;
+	struct config_group *groups;
+	size_t n_groups;
+	unsigned discovery_interval; /* s between group re-discoveries */
+	unsigned reconcile_interval; /* s between full safety-net cycles */
 };
 
 void config_init(struct config *c);
@@ -111,6 +132,36 @@ int config_load_string(const char *name, const char *text, size_t len,
  */
 int config_apply_env(struct config_project *p, char *const *env,
 		     struct st_error *err);
+
+/*
+ * Keys a repository settings file may set: release keys only (build
+ * system, version file, prefixes, label patterns, suffix, notes and
+ * releases, changelog and release-notes keys). Keys that could send the token
+ * elsewhere or change who is trusted (URLs, tokens, CA files, paths
+ * outside the repository, keys, identities, intervals) are refused. The
+ * rule goes by key name, so keys added to the table later are refused
+ * unless they look like release keys and name nothing secret.
+ */
+bool config_key_repo_allowed(const char *key);
+
+/*
+ * Parse a repository settings file (CONFIG_REPO_FILE): "key = value" lines,
+ * no sections, only config_key_repo_allowed() keys. out is initialised
+ * here (every field unset) and receives the keys given; on error it is
+ * released. Errors name "<name>:<line>" and the key.
+ */
+int config_repo_parse(const char *name, const char *text, size_t len,
+		      struct config_project *out, struct st_error *err);
+
+/* Copy into dst every key src set itself (src wins): the repository file
+ * over the daemon's settings. */
+int config_project_overlay(struct config_project *dst,
+			   const struct config_project *src);
+
+/* Deep copy of every key, name and set bits (dst is overwritten; release
+ * it with config_project_release). */
+int config_project_copy(struct config_project *dst,
+			const struct config_project *src);
 
 /* Value of NAME in env, or NULL. */
 const char *config_getenv(char *const *env, const char *name);

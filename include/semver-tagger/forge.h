@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct forge;
+struct forge_fleet_ops;
 
 struct forge_project {
 	int64_t id;
@@ -137,6 +138,10 @@ struct forge_commit_status {
 	const char *description;   /* NULL or one line */
 	const char *target_url;    /* NULL or a link */
 	const char *ref;           /* NULL or the branch it is for */
+	/* The pipeline to attach the status to (an MR's head pipeline),
+	 * 0 for none. GitLab matches a pipeline on pipeline_id AND ref,
+	 * so set ref NULL with it (docs/fleet.md). */
+	int64_t pipeline_id;
 };
 
 /*
@@ -248,6 +253,8 @@ struct forge_ops {
 			 struct st_error *err);
 	/* Optional (NULL: ST_ENOTFOUND). */
 	int (*user)(void *impl, struct forge_user *out, struct st_error *err);
+	/* Optional (NULL: none): many-project operations, forge_fleet.h */
+	const struct forge_fleet_ops *fleet;
 };
 
 /* Wrap impl; ops must outlive the forge. ST_ENOMEM (impl then untouched:

@@ -235,6 +235,26 @@ bool gitrepo_commitset_next(const struct gitrepo_commitset *set, size_t *pos,
 			    struct gitrepo_oid *out);
 void gitrepo_commitset_free(struct gitrepo_commitset *set);
 
+/*
+ * The file at path in commit's tree into out (whose max caps the size:
+ * ST_ETOOBIG naming path), and its blob id when blob is not NULL.
+ * ST_ENOTFOUND when there is no such file; ST_EINVAL when path is not a
+ * regular file. Reads the object database only.
+ */
+int gitrepo_blob_at(struct gitrepo *repo, const struct gitrepo_oid *commit,
+		    const char *path, struct strbuf *out,
+		    struct gitrepo_oid *blob, struct st_error *err);
+
+/*
+ * The commit that last changed path on head's first-parent history (the
+ * one a status about that file belongs on): walks back while the parent
+ * has the same blob (or the same absence), at most max_commits steps.
+ */
+int gitrepo_file_changed_by(struct gitrepo *repo,
+			    const struct gitrepo_oid *head, const char *path,
+			    unsigned max_commits, struct gitrepo_oid *out,
+			    struct st_error *err);
+
 /* ---- making release objects (deterministic: same inputs, same ids) ---- */
 
 struct signer; /* semver-tagger/signer.h */

@@ -39,6 +39,10 @@ enum webhook_kind {
 	WEBHOOK_KIND_MR,        /* Merge Request Hook */
 	WEBHOOK_KIND_PUSH,      /* Push Hook (a branch) */
 	WEBHOOK_KIND_TAG_PUSH,  /* Tag Push Hook */
+	/* A project created, destroyed, renamed, transferred or updated:
+	 * System Hook event_name project_*, or a group hook's "Project
+	 * Hook" (issue 13: the set of projects of a [group] changes) */
+	WEBHOOK_KIND_PROJECT,
 };
 
 /* The facts of one delivery. Strings are owned (webhook_event_release). */
@@ -65,6 +69,11 @@ struct webhook_event {
 	char *branch;           /* ref without refs/heads/, NULL for others */
 	char after[41];         /* "" when absent */
 	bool deleted;           /* after is the zero sha */
+	/* Project events: "create", "destroy", "rename", "transfer",
+	 * "update" (event_name without "project_"); the old path of a
+	 * rename or transfer (NULL otherwise) */
+	char project_event[16];
+	char *old_path;
 };
 
 void webhook_event_init(struct webhook_event *ev);

@@ -332,28 +332,68 @@ int config_project_set(struct config_project *p, const char *key,
 	return rc;
 }
 
+/* Copy one key's value from src to dst (deep for strings). */
+static int copy_key(struct config_project *dst,
+		    const struct config_project *src, const struct key *k)
+{
+	size_t size;
+
+	if (k->type <= K_PATH) {
+		const char *v = *str_field((struct config_project *)src, k);
+		char *copy = v ? strdup(v) : NULL;
+
+		if (v && !copy)
+			return ST_ENOMEM;
+		free(*str_field(dst, k));
+		*str_field(dst, k) = copy;
+		return ST_OK;
+	}
+	size = field_size(k);
+	memcpy((char *)dst + k->offset, (const char *)src + k->offset, size);
+	return ST_OK;
+}
+
 int config_project_inherit(struct config_project *dst,
 			   const struct config_project *src)
 {
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (!(dst->set & (UINT64_C(1) << i)) &&
+		    copy_key(dst, src, &keys[i]))
+			return ST_ENOMEM;
+	return ST_OK;
+}
+
+int config_project_overlay(struct config_project *dst,
+			   const struct config_project *src)
+{
 	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct key *k = &keys[i];
-		size_t size;
-
-		if (dst->set & (UINT64_C(1) << i))
+		if (!(src->set & (UINT64_C(1) << i)))
 			continue;
-		if (k->type <= K_PATH) {
-			const char *v = *str_field((struct config_project *)src, k);
-			char *copy = v ? strdup(v) : NULL;
+		if (copy_key(dst, src, &keys[i]))
+			return ST_ENOMEM;
+		dst->set |= UINT64_C(1) << i;
+	}
+	return ST_OK;
+}
 
-			if (v && !copy)
-				return ST_ENOMEM;
-			free(*str_field(dst, k));
-			*str_field(dst, k) = copy;
-			continue;
+int config_project_copy(struct config_project *dst,
+			const struct config_project *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	*dst = *src;
+	dst->name = NULL;
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].type <= K_PATH)
+			*str_field(dst, &keys[i]) = NULL;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (copy_key(dst, src, &keys[i]) != 0) {
+			config_project_release(dst);
+			return ST_ENOMEM;
 		}
-		size = field_size(k);
-		memcpy((char *)dst + k->offset, (const char *)src + k->offset,
-		       size);
+	}
+	if (src->name && !(dst->name = strdup(src->name))) {
+		config_project_release(dst);
+		return ST_ENOMEM;
 	}
 	return ST_OK;
 }
@@ -431,6 +471,8 @@ void config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->log_level = -1;
+	c->discovery_interval = CONFIG_DISCOVERY_INTERVAL_DEFAULT;
+	c->reconcile_interval = CONFIG_RECONCILE_INTERVAL_DEFAULT;
 }
 
 void config_release(struct config *c)
@@ -440,6 +482,12 @@ void config_release(struct config *c)
 	for (size_t i = 0; i < c->n_projects; i++)
 		config_project_release(&c->projects[i]);
 	free(c->projects);
+	for (size_t i = 0; i < c->n_groups; i++) {
+		config_project_release(&c->groups[i].settings);
+		free(c->groups[i].path);
+		free(c->groups[i].topic);
+	}
+	free(c->groups);
 	config_project_release(&c->global);
 	free(c->path);
 	free(c->state_dir);
@@ -461,7 +509,9 @@ void config_release(struct config *c)
 struct ini_ctx {
 	struct config *c;
 	struct config_project *target; /* NULL before the first section */
+	struct config_group *group;    /* the [group] being read, else NULL */
 	bool is_global;
+	bool repo;                     /* a repository settings file */
 	char errmsg[ST_ERROR_MSG_MAX];
 	int errcode;
 };
@@ -484,6 +534,23 @@ static int set_log_level(struct config *c, const char *value,
 			    value);
 }
 
+/* discovery_interval (10 s to a day), reconcile_interval (1 min to 30
+ * days): [global] only, they pace the whole service. */
+static int set_interval(unsigned *field, const char *key, const char *value,
+			uint64_t min, uint64_t max, struct st_error *err)
+{
+	uint64_t n;
+
+	if (num_parse_u64_max(value, max, &n) != 0 || n < min)
+		return st_error_set(err, ST_ECONFIG,
+				    "%s '%s' is not a number of seconds from "
+				    "%llu to %llu",
+				    key, value, (unsigned long long)min,
+				    (unsigned long long)max);
+	*field = (unsigned)n;
+	return ST_OK;
+}
+
 static int set_global_only(struct config *c, const char *key,
 			   const char *value, struct st_error *err)
 {
@@ -491,6 +558,12 @@ static int set_global_only(struct config *c, const char *key,
 
 	if (strcmp(key, "log_level") == 0)
 		return set_log_level(c, value, err);
+	if (strcmp(key, "discovery_interval") == 0)
+		return set_interval(&c->discovery_interval, key, value, 10,
+				    86400, err);
+	if (strcmp(key, "reconcile_interval") == 0)
+		return set_interval(&c->reconcile_interval, key, value, 60,
+				    30 * 86400, err);
 	if (strcmp(key, "state_dir") == 0)
 		field = &c->state_dir;
 	else if (strcmp(key, "listen") == 0)
@@ -520,6 +593,20 @@ static int set_project_key(struct config_project *p, const char *key,
 	return config_project_set(p, key, value, err);
 }
 
+static int set_topic(struct config_group *g, const char *value,
+		     struct st_error *err)
+{
+	if (g->topic)
+		return st_error_set(err, ST_ECONFIG, "key 'topic' given twice");
+	if (!*value || strlen(value) > 255 || strchr(value, ','))
+		return st_error_set(err, ST_ECONFIG,
+				    "topic '%s' is not a topic name (1 to 255 "
+				    "bytes, no comma)",
+				    value);
+	g->topic = strdup(value);
+	return g->topic ? ST_OK : st_error_set(err, ST_ENOMEM, "out of memory");
+}
+
 static int on_ini_key(void *user, const char *section, const char *key,
 		       const char *value)
 {
@@ -529,7 +616,21 @@ static int on_ini_key(void *user, const char *section, const char *key,
 
 	(void)section; /* always "": we feed inih one section body at a time */
 	st_error_clear(&e);
-	if (!ctx->target)
+	if (ctx->repo && !config_key_repo_allowed(key))
+		rc = st_error_set(&e, ST_ECONFIG,
+				  "key '%s' is not allowed in a repository "
+				  "file (only release keys are: it could send "
+				  "the token elsewhere or change who is "
+				  "trusted); set it in the daemon's "
+				  "configuration",
+				  key);
+	else if (ctx->group && strcmp(key, "topic") == 0)
+		rc = set_topic(ctx->group, value, &e);
+	else if (ctx->group && strcmp(key, "project") == 0)
+		rc = st_error_set(&e, ST_ECONFIG,
+				  "key 'project' names one project: use a "
+				  "[project] section, not a [group]");
+	else if (!ctx->target)
 		rc = st_error_set(&e, ST_ECONFIG,
 				  "key '%s' outside a section: put it under "
 				  "[global] or [project \"group/name\"]",
@@ -562,6 +663,68 @@ static size_t trim(const char **s, size_t n)
 	return n;
 }
 
+/* A group path as GitLab spells one: segments of [A-Za-z0-9_.-], not
+ * starting with '-' or '.', separated by single '/'. */
+static bool valid_group_path(const char *s, size_t n)
+{
+	bool start = true;
+
+	if (n == 0 || n > 255 || s[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch == '/') {
+			if (start)
+				return false;
+			start = true;
+			continue;
+		}
+		if (!isalnum((unsigned char)ch) && !strchr("_.-", ch))
+			return false;
+		if (start && (ch == '-' || ch == '.'))
+			return false;
+		start = false;
+	}
+	return true;
+}
+
+/* A header line "[group \"platform/backend\"]". */
+static int open_group(struct ini_ctx *ctx, const char *line, size_t n)
+{
+	struct config *c = ctx->c;
+	struct config_group *grown, *g;
+	const char *name = line + 8;
+	size_t nn = n - 10;
+
+	if (memcmp(line + n - 2, "\"]", 2) != 0 || !valid_group_path(name, nn))
+		return ST_EINVAL;
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (strlen(c->groups[i].path) == nn &&
+		    memcmp(c->groups[i].path, name, nn) == 0)
+			return ST_ECONFLICT;
+	if (c->n_groups >= CONFIG_GROUPS_MAX)
+		return ST_ETOOBIG;
+	grown = realloc(c->groups, (c->n_groups + 1) * sizeof(*grown));
+	if (!grown)
+		return ST_ENOMEM;
+	c->groups = grown;
+	g = &c->groups[c->n_groups];
+	memset(g, 0, sizeof(*g));
+	g->path = strndup(name, nn);
+	g->settings.name = strndup(name, nn);
+	if (!g->path || !g->settings.name) {
+		free(g->path);
+		free(g->settings.name);
+		return ST_ENOMEM;
+	}
+	c->n_groups++;
+	ctx->target = &g->settings;
+	ctx->group = g;
+	ctx->is_global = false;
+	return ST_OK;
+}
+
 /* A header line "[global]" or "[project \"g/p\"]": set ctx->target. */
 static int open_section(struct ini_ctx *ctx, const char *line, size_t n)
 {
@@ -570,11 +733,14 @@ static int open_section(struct ini_ctx *ctx, const char *line, size_t n)
 	const char *name;
 	size_t nn;
 
+	ctx->group = NULL;
 	if (n == 8 && memcmp(line, "[global]", 8) == 0) {
 		ctx->target = &c->global;
 		ctx->is_global = true;
 		return ST_OK;
 	}
+	if (n > 9 && memcmp(line, "[group \"", 8) == 0)
+		return open_group(ctx, line, n);
 	if (n < 13 || memcmp(line, "[project \"", 10) != 0 ||
 	    memcmp(line + n - 2, "\"]", 2) != 0)
 		return ST_EINVAL;
@@ -606,10 +772,11 @@ static int section_error(const char *name, size_t lineno, int rc,
 			 const char *line, size_t n, struct st_error *err)
 {
 	const char *why = rc == ST_ECONFLICT ? "given twice"
-			  : rc == ST_ETOOBIG ? "is one project too many"
+			  : rc == ST_ETOOBIG ? "is one section too many"
 			  : rc == ST_ENOMEM ? "ran out of memory"
-					    : "is unknown: use [global] or "
-					      "[project \"group/name\"]";
+					    : "is unknown: use [global], "
+					      "[project \"group/name\"] or "
+					      "[group \"group/subgroup\"]";
 
 	return st_error_set(err, rc == ST_ENOMEM ? ST_ENOMEM : ST_ECONFIG,
 			    "%s:%zu: section %.*s %s", name, lineno, (int)n,
@@ -653,6 +820,12 @@ static int parse_sections(struct ini_ctx *ctx, const char *name,
 					    "%s:%zu: line longer than %d bytes",
 					    name, lineno, CONFIG_LINE_MAX);
 		tn = trim(&line, n);
+		if (tn > 0 && line[0] == '[' && ctx->repo)
+			return st_error_set(err, ST_ECONFIG,
+					    "%s:%zu: sections are not used in "
+					    "a repository file: write "
+					    "key = value lines",
+					    name, lineno);
 		if (tn > 0 && line[0] == '[') {
 			rc = parse_body(ctx, name, text, body, off, body_line,
 					err);
@@ -681,6 +854,10 @@ static int finish_projects(struct config *c, struct st_error *err)
 		    (!p->project && !(p->project = strdup(p->name))))
 			return st_error_set(err, ST_ENOMEM, "out of memory");
 	}
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (config_project_inherit(&c->groups[i].settings,
+					   &c->global) != 0)
+			return st_error_set(err, ST_ENOMEM, "out of memory");
 	return ST_OK;
 }
 
@@ -731,6 +908,58 @@ int config_load_file(const char *path, struct config *c, struct st_error *err)
 		rc = config_load_string(path, strbuf_str(&sb), sb.len, c, err);
 	}
 	strbuf_release(&sb);
+	return rc;
+}
+
+/* ---- repository settings file ------------------------------------------ */
+
+/* Release keys by name; anything naming a secret, a place or an identity
+ * is refused even when it starts like a release key. */
+bool config_key_repo_allowed(const char *key)
+{
+	static const char *const exact[] = {
+		"build_system", "version_file", "tag_prefix", "release_prefix",
+		"snapshot_suffix", "base_version", "notes", "releases",
+	};
+	static const char *const prefixes[] = { "label_", "changelog",
+						"notes_", "release_",
+						"released_" };
+	static const char *const never[] = {
+		"url", "token", "secret", "pass", "sign", "key", "cert", "ca_",
+		"_dir", "_env", "state", "cred", "git_", "listen", "hook",
+	};
+
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (strstr(key, never[i]))
+			return false;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(key, exact[i]) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+int config_repo_parse(const char *name, const char *text, size_t len,
+		      struct config_project *out, struct st_error *err)
+{
+	struct config scratch;
+	struct ini_ctx ctx = { .c = &scratch, .target = out, .repo = true };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	config_init(&scratch);
+	if (len > CONFIG_REPO_FILE_MAX)
+		return st_error_set(err, ST_ECONFIG, "%s: larger than %d bytes",
+				    name, CONFIG_REPO_FILE_MAX);
+	if (memchr(text, '\0', len))
+		return st_error_set(err, ST_ECONFIG, "%s: contains a NUL byte",
+				    name);
+	rc = parse_sections(&ctx, name, text, len, err);
+	config_release(&scratch);
+	if (rc)
+		config_project_release(out);
 	return rc;
 }
 

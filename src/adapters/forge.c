@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The forge handle, MR lists, and text escaping shared by every forge. */
 #include "semver-tagger/forge.h"
+#include "semver-tagger/forge_fleet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,13 @@ void forge_free(struct forge *f)
 	if (f->ops->free)
 		f->ops->free(f->impl);
 	free(f);
+}
+
+/* For forge_fleet.c (declared in forge_fleet.h). */
+const struct forge_ops *forge_ops_of(const struct forge *f, void **impl)
+{
+	*impl = f->impl;
+	return f->ops;
 }
 
 /* An implementation may leave out an operation (a read-only fake). */

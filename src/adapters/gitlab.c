@@ -82,6 +82,7 @@ static const struct forge_ops gitlab_ops = {
 	.mr_release_text = gitlab_mr_release_text,
 	.push_rule = gitlab_push_rule,
 	.user = gitlab_user,
+	.fleet = &gitlab_fleet_ops,
 };
 
 static int check_options(const struct gitlab_options *o, const char *url,

@@ -140,6 +140,8 @@ int gitlab_seal_check(const struct gitlab *g, const char *path,
 /* Seal path as it is now (after its rename into place). */
 int gitlab_seal_write(const struct gitlab *g, const char *path,
 		      struct st_error *err);
+/* gitlab_fleet.c: groups, token, permissions, labels, hooks. */
+extern const struct forge_fleet_ops gitlab_fleet_ops;
 
 /* 1 when s is a full hex object id (40 or 64 hex digits). */
 int gitlab_sha_valid(const char *s);

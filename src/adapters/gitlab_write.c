@@ -281,6 +281,12 @@ int gitlab_set_commit_status(void *impl, const struct forge_commit_status *s,
 		 g->project_enc, s->sha);
 	snprintf(what, sizeof(what), "POST %s (%s)", path, s->name);
 	body = object_of(kv);
+	if (body && s->pipeline_id > 0 &&
+	    !cJSON_AddNumberToObject(body, "pipeline_id",
+				     (double)s->pipeline_id)) {
+		cJSON_Delete(body);
+		body = NULL;
+	}
 	http_response_init(&rs);
 	rc = send_json(g, "POST", path, body, false, what, &rs, err);
 	if (!rc && rs.status == 400) {

@@ -35,6 +35,7 @@ void webhook_event_release(struct webhook_event *ev)
 	free(ev->labels);
 	free(ev->ref);
 	free(ev->branch);
+	free(ev->old_path);
 	webhook_event_init(ev);
 }
 
@@ -51,6 +52,8 @@ static enum webhook_kind kind_of_header(const char *event, bool *system)
 		return WEBHOOK_KIND_PUSH;
 	if (strcmp(event, "Tag Push Hook") == 0)
 		return WEBHOOK_KIND_TAG_PUSH;
+	if (strcmp(event, "Project Hook") == 0)
+		return WEBHOOK_KIND_PROJECT;
 	/* System hooks send MR and push events with this header; the body's
 	 * object_kind says which. */
 	*system = strcmp(event, "System Hook") == 0;
@@ -132,6 +135,49 @@ static int decode_project(const cJSON *root, struct webhook_event *ev,
 	if (rc == 0 && ev->project_id == 0)
 		rc = json_get_int(root, "project_id", JSON_OPTIONAL, 1,
 				  JSON_INT_MAX, w, &ev->project_id, err);
+	return rc;
+}
+
+/* System Hook / group "Project Hook" project events (payload of GitLab's
+ * lib/gitlab/hook_data/project_builder.rb): event_name "project_<what>",
+ * project_id, path_with_namespace, old_path_with_namespace. Other
+ * event_names (user_create, ...) stay WEBHOOK_KIND_OTHER. */
+static int decode_project_event(const cJSON *root, struct webhook_event *ev,
+				const struct json_where *w,
+				struct st_error *err)
+{
+	static const char *const events[] = { "create", "destroy", "rename",
+					      "transfer", "update" };
+	const char *name = NULL;
+	int rc = json_get_str(root, "event_name", JSON_OPTIONAL, w, &name, err);
+
+	if (rc || !name || strncmp(name, "project_", 8) != 0) {
+		if (rc == 0)
+			ev->kind = WEBHOOK_KIND_OTHER;
+		return rc;
+	}
+	ev->kind = WEBHOOK_KIND_OTHER;
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (strcmp(name + 8, events[i]) == 0) {
+			ev->kind = WEBHOOK_KIND_PROJECT;
+			snprintf(ev->project_event, sizeof(ev->project_event),
+				 "%s", events[i]);
+		}
+	if (ev->kind != WEBHOOK_KIND_PROJECT)
+		return ST_OK;
+	rc = json_get_int(root, "project_id", JSON_OPTIONAL, 1, JSON_INT_MAX, w,
+			  &ev->project_id, err);
+	if (rc == 0 && ev->project_id == 0) {
+		/* nothing to route by: not ours to act on */
+		ev->kind = WEBHOOK_KIND_OTHER;
+		return ST_OK;
+	}
+	if (rc == 0)
+		rc = dup_str(root, "path_with_namespace", w, &ev->project_path,
+			     err);
+	if (rc == 0)
+		rc = dup_str(root, "old_path_with_namespace", w, &ev->old_path,
+			     err);
 	return rc;
 }
 
@@ -314,11 +360,16 @@ int webhook_decode(const char *event, const char *body, size_t len,
 				  &object_kind, err);
 	if (rc == 0 && ev.kind == WEBHOOK_KIND_OTHER)
 		ev.kind = kind_of_object(object_kind);
-	if (rc == 0 && ev.kind != WEBHOOK_KIND_OTHER)
+	if (rc == 0 && (ev.kind == WEBHOOK_KIND_PROJECT ||
+			(ev.kind == WEBHOOK_KIND_OTHER && system && !object_kind)))
+		rc = decode_project_event(root, &ev, &w, err);
+	if (rc == 0 && ev.kind != WEBHOOK_KIND_OTHER &&
+	    ev.kind != WEBHOOK_KIND_PROJECT)
 		rc = decode_project(root, &ev, &w, err);
 	if (rc == 0 && ev.kind == WEBHOOK_KIND_MR)
 		rc = decode_mr(root, &ev, &w, err);
-	else if (rc == 0 && ev.kind != WEBHOOK_KIND_OTHER)
+	else if (rc == 0 && (ev.kind == WEBHOOK_KIND_PUSH ||
+			     ev.kind == WEBHOOK_KIND_TAG_PUSH))
 		rc = decode_push(root, &ev, &w, err);
 	cJSON_Delete(root);
 	if (rc) {

@@ -103,10 +103,39 @@ static void secrets_registered(const struct gen *g)
 			    "a server echoes them", lost, lost == 1 ? "" : "s");
 }
 
+/* Projects of g that old does not have: reconciled at once (a project
+ * just created in a [group] is released without waiting a poll). */
+static void trigger_new(struct daemon *d, const struct gen *g,
+			const struct gen *old)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < old->n && !known; k++)
+			known = strcmp(g->p[i].s.section,
+				       old->p[k].s.section) == 0;
+		if (!known)
+			scheduler_trigger(d->sched, g->p[i].s.section,
+					  "new in its group");
+	}
+}
+
+static void discovery_log(const struct gen *g)
+{
+	if (g->disc.groups_failed)
+		log_error("%zu group%s not listed, their projects wait for "
+			  "the next discovery: %s", g->disc.groups_failed,
+			  g->disc.groups_failed == 1 ? "" : "s",
+			  g->disc.error);
+}
+
 static void reload(struct daemon *d)
 {
 	struct gen *g = NULL, *old;
 	struct st_error err;
+	/* a re-discovery asked for by the group poller or a project event:
+	 * not a reason to reconcile every project */
+	bool quiet = atomic_exchange(&d->quiet_reload, 0) != 0;
 
 	st_error_clear(&err);
 	sdnotify_send(&d->notify, "RELOADING=1");
@@ -135,7 +164,8 @@ static void reload(struct daemon *d)
 		webhook_server_set_read_token(d->server, g->status_token.value);
 	gen_unref(old);
 	apply_log_level(d, g);
-	if (schedule(d, g, true) != 0) {
+	discovery_log(g);
+	if (schedule(d, g, !quiet) != 0) {
 		log_error("reload failed: out of memory");
 		gen_unref(g);
 		return;
@@ -145,9 +175,14 @@ static void reload(struct daemon *d)
 	d->gen = g;
 	d->reloads_ok++;
 	pthread_mutex_unlock(&d->lock);
+	trigger_new(d, g, old);
 	gen_unref(old);
-	log_notice("configuration reloaded: %zu project%s", g->n,
-		   g->n == 1 ? "" : "s");
+	if (quiet)
+		log_info("projects re-discovered: %zu project%s", g->n,
+			 g->n == 1 ? "" : "s");
+	else
+		log_notice("configuration reloaded: %zu project%s", g->n,
+			   g->n == 1 ? "" : "s");
 	status_line(d, "READY=1\n");
 }
 
@@ -219,6 +254,7 @@ static void shutdown_all(struct daemon *d)
 	ssize_t w;
 
 	d->stopping = 1;
+	fleet_stop(d);
 	if (d->server)
 		webhook_server_quiesce(d->server);
 	/* Waiting turns see the pipe readable: STOP_GRACE_S for their job
@@ -285,9 +321,12 @@ static int start(struct daemon *d, struct st_error *err)
 	    scheduler_new(&d->so, &h, &d->sched) != 0 ||
 	    schedule(d, d->gen, false) != 0)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
+	discovery_log(d->gen);
 	rc = start_listener(d, err);
 	if (rc == 0 && scheduler_start(d->sched) != 0)
 		rc = st_error_set(err, ST_EIO, "cannot start the workers");
+	if (rc == 0 && fleet_start(d) != 0)
+		rc = st_error_set(err, ST_EIO, "cannot start the group poller");
 	return rc;
 }
 

@@ -30,6 +30,7 @@ static void gen_free(struct gen *g)
 	for (size_t i = 0; i < g->n; i++)
 		engine_settings_release(&g->p[i].s);
 	free(g->p);
+	fleet_set_release(&g->fleet);
 	secret_release(&g->webhook_secret);
 	secret_release(&g->status_token);
 	free(g->state_dir);
@@ -181,23 +182,35 @@ static int resolve_project(struct project_rt *rt, const char *state_dir,
 	return rc;
 }
 
+/* The [project] sections and the projects discovered in each [group]
+ * (fleet.h); a group that cannot be listed is in g->disc, logged by the
+ * caller. Projects a group poller watches are reconciled in full every
+ * reconcile_interval (the safety net), not every poll_interval. */
 static int gen_projects(struct gen *g, const char *path, struct st_error *err)
 {
-	int rc = 0;
+	int rc = fleet_discover(&g->cfg, NULL, NULL, &g->fleet, &g->disc, err);
 
-	if (!(g->p = calloc(g->cfg.n_projects, sizeof(*g->p))))
+	if (rc)
+		return rc;
+	if (!(g->p = calloc(g->fleet.len ? g->fleet.len : 1, sizeof(*g->p))))
 		return st_error_set(err, ST_ENOMEM, "out of memory");
-	for (size_t i = 0; rc == 0 && i < g->cfg.n_projects; i++) {
+	for (size_t i = 0; rc == 0 && i < g->fleet.len; i++) {
 		struct project_rt *rt = &g->p[i];
 
 		rt->gen = g;
-		rt->section = &g->cfg.projects[i];
+		rt->section = &g->fleet.items[i].cfg;
+		rt->fleet_id = g->fleet.items[i].id;
+		rt->group = g->fleet.items[i].group;
 		engine_settings_init(&rt->s);
 		g->n = i + 1;
 		rc = resolve_project(rt, g->state_dir, err);
 		if (rc)
-			st_error_prefix(err, "%s: [project \"%s\"]", path,
-					rt->section->name);
+			st_error_prefix(err, "%s: [%s \"%s\"]", path,
+					rt->group ? "group" : "project",
+					rt->group ? rt->group
+						  : rt->section->name);
+		if (rc == 0 && rt->group)
+			rt->s.cfg.poll_interval = g->cfg.reconcile_interval;
 	}
 	/* the resolved settings are the copy in use: the parsed sections'
 	 * texts go (10,000 projects: ~10 MB less) */
@@ -219,6 +232,7 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 	if (!g)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	atomic_init(&g->refs, 1);
+	g->seq = ++d->gen_seq;
 	config_init(&g->cfg);
 	secret_init(&g->webhook_secret);
 	secret_init(&g->status_token);
@@ -229,9 +243,10 @@ int gen_load(struct daemon *d, struct gen **out, struct st_error *err)
 		rc = config_load_string(path, strbuf_str(&text), text.len,
 					&g->cfg, err);
 	strbuf_release(&text);
-	if (rc == 0 && g->cfg.n_projects == 0)
+	if (rc == 0 && g->cfg.n_projects == 0 && g->cfg.n_groups == 0)
 		rc = st_error_set(err, ST_ECONFIG, "%s: no [project \"...\"] "
-				  "section: nothing to release", path);
+				  "or [group \"...\"] section: nothing to "
+				  "release", path);
 	if (rc == 0 && !(g->cfg.path = strdup(path)))
 		rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	if (rc == 0 && !(g->state_dir = state_dir_for(d, &g->cfg)))

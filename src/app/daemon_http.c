@@ -92,6 +92,8 @@ int daemon_on_event(void *ctx, const struct webhook_event *ev,
 
 	if (d->stopping)
 		return 503;
+	if (ev->kind == WEBHOOK_KIND_PROJECT)
+		return fleet_on_project_event(d, ev, dl);
 	if (ev->kind == WEBHOOK_KIND_OTHER) {
 		log_debug("webhook %s from %s: not handled",
 			  dl->event_header ? dl->event_header : "(no event)",
@@ -160,6 +162,8 @@ int daemon_on_metrics(void *ctx, struct strbuf *body)
 		md.webhook = &ws;
 	}
 	status = metrics_render(body, st, n, &md);
+	if (status == 200)
+		fleet_metrics(d, body);
 	free(st);
 	return status;
 }

@@ -8,12 +8,14 @@
  *   daemon_report.c  a typed report -> log lines (refusals said once)
  *   daemon_http.c    webhook routing, /healthz, /metrics, project status,
  *                    the status page (statusboard.h)
+ *   daemon_fleet.c   [group]s: the group MR poller, re-discovery, labels
  */
 #ifndef SEMVER_TAGGER_DAEMON_INTERNAL_H
 #define SEMVER_TAGGER_DAEMON_INTERNAL_H
 
 #include "daemon.h"
 #include "engine.h"
+#include "fleet.h"
 #include "scheduler.h"
 #include "sdnotify.h"
 #include "worker.h"
@@ -51,6 +53,8 @@ struct project_rt {
 	/* What the log said last; carried over from the previous
 	 * generation's project of the same section by a reload. */
 	struct said said;
+	int64_t fleet_id;           /* GitLab id when discovered, else 0 */
+	const char *group;          /* its [group] path, or NULL */
 };
 
 /* One loaded configuration, shared by reference (reload swaps it). */
@@ -63,6 +67,9 @@ struct gen {
 	struct project_rt *p;
 	size_t n;
 	int64_t loaded_unix;
+	uint64_t seq;               /* 1, 2, ...: which load this is */
+	struct fleet_set fleet;     /* the projects p[] resolve (owned) */
+	struct fleet_discovery disc;
 };
 
 struct daemon {
@@ -81,6 +88,9 @@ struct daemon {
 	int64_t start_unix;
 	uint64_t reloads_ok, reloads_failed;
 	struct scheduler_options so;
+	struct daemon_fleet *fleet; /* daemon_fleet.c */
+	atomic_int quiet_reload;    /* the next SIGHUP is a re-discovery */
+	uint64_t gen_seq;           /* main thread only: the last gen's seq */
 };
 
 /* daemon_gen.c */
@@ -104,6 +114,16 @@ void mr_check_free(void *item);
 /* daemon_report.c: log a reconciliation's report; refusals once. */
 void report_log(struct project_rt *rt, const struct engine_result *r,
 		unsigned *releases);
+
+/* daemon_fleet.c: the group poller thread (no-op without [group]s). */
+int fleet_start(struct daemon *d);
+void fleet_stop(struct daemon *d);
+/* A System Hook / group hook project event: re-discover when it concerns
+ * a configured group or a known project. The HTTP status to answer. */
+int fleet_on_project_event(struct daemon *d, const struct webhook_event *ev,
+			   const struct webhook_delivery *dl);
+/* Append the group metrics to /metrics. */
+void fleet_metrics(struct daemon *d, struct strbuf *body);
 
 /* daemon_http.c */
 int daemon_on_event(void *ctx, const struct webhook_event *ev,

@@ -5,7 +5,9 @@
  * the MR: its sha, labels, target branch and URL come from GitLab here.
  */
 #include "engine.h"
+#include "engine_repofile.h"
 
+#include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/labels.h"
 #include "semver-tagger/policy.h"
 
@@ -222,7 +224,19 @@ static int post_status(struct engine_warm *w, const struct forge_mr *mr,
 		.ref = mr->source_branch,
 	};
 	enum forge_outcome out;
+	int64_t pipeline = 0;
+	struct st_error e;
 
+	/* On a project with merge-request pipelines a status with ref =
+	 * source branch makes an extra "external" pipeline; the MR's head
+	 * pipeline takes it instead (docs/fleet.md). No head pipeline, or
+	 * the forge cannot say: the status as before. */
+	st_error_clear(&e);
+	if (forge_mr_head_pipeline(w->forge, mr->iid, &pipeline, &e) == 0 &&
+	    pipeline > 0) {
+		st.pipeline_id = pipeline;
+		st.ref = NULL;
+	}
 	return forge_set_commit_status(w->forge, &st, &out, err);
 }
 
@@ -311,6 +325,115 @@ static double cpu_ms(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
+/* A bad repository settings file blocks the project: a failed status on
+ * the commit that changed it says so where its author looks. */
+static void bad_file_status(struct engine_warm *w,
+			    const struct repofile_info *info,
+			    const struct st_error *why)
+{
+	char desc[ENGINE_STATUS_DESC_MAX + 1];
+	struct forge_commit_status st = {
+		.sha = info->bad_commit,
+		.name = "semver-tagger",
+		.state = FORGE_STATUS_FAILED,
+		.description = desc,
+	};
+	enum forge_outcome out;
+	struct st_error e;
+
+	if (!w->forge || !info->bad_commit[0])
+		return;
+	snprintf(desc, sizeof(desc), "%s", why->msg);
+	utf8_cut(desc, ENGINE_STATUS_DESC_MAX);
+	st_error_clear(&e);
+	forge_set_commit_status(w->forge, &st, &out, &e);
+}
+
+/* A planning pass that changes nothing but fetches (or clones) the
+ * mirror, so the repository file is read as GitLab has it now: for a new
+ * project (its first release already follows the file) and after a bad
+ * file (its fix is seen). Its report is discarded. */
+static void fetch_pass(const struct engine_settings *s, struct engine_warm *w)
+{
+	struct engine_result scratch;
+	struct engine_settings dry = *s;
+	struct release_options o;
+	struct st_error e;
+
+	engine_result_init(&scratch);
+	dry.dry_run = true;
+	options(&dry, w, &o);
+	o.warm = &w->rw;
+	st_error_clear(&e);
+	release_run(&o, w->forge, &scratch.report, &e);
+	engine_result_release(&scratch);
+}
+
+/* The job with the repository file's settings over s (eff->cfg owned by
+ * the caller); labels compiled again when the file sets patterns. */
+static int with_repo_file(const struct engine_settings *s,
+			  struct engine_warm *w, struct engine_settings *eff,
+			  struct labels **own_labels, struct st_error *err)
+{
+	struct repofile_info info;
+	int rc;
+
+	*eff = *s;
+	rc = engine_repo_settings(s, w->rw.repo, &eff->cfg, &info, err);
+	if (!s->dry_run && ((rc == 0 && !info.mirror) || rc == ST_ECONFIG)) {
+		config_project_release(&eff->cfg);
+		fetch_pass(s, w);
+		st_error_clear(err);
+		rc = engine_repo_settings(s, w->rw.repo, &eff->cfg, &info, err);
+	}
+	if (rc == ST_ECONFIG) {
+		st_error_prefix(err, "repository settings on %s",
+				info.branch[0] ? info.branch
+					       : "the default branch");
+		if (!s->dry_run)
+			bad_file_status(w, &info, err);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	if (info.labels_set) {
+		*own_labels = labels_new(eff->cfg.label_major,
+					 eff->cfg.label_minor,
+					 eff->cfg.label_patch, err);
+		if (!*own_labels) {
+			st_error_prefix(err, "%s", CONFIG_REPO_FILE);
+			return err->code ? err->code : ST_ECONFIG;
+		}
+	}
+	return ST_OK;
+}
+
+static int run_job_kind(const struct engine_settings *s,
+			const struct engine_job *j, struct engine_warm *w,
+			struct engine_result *r, struct st_error *err)
+{
+	struct engine_settings eff;
+	struct labels *own = NULL, *saved = w->labels;
+	int rc;
+
+	memset(&eff, 0, sizeof(eff));
+	rc = with_repo_file(s, w, &eff, &own, err);
+	if (rc) {
+		config_project_release(&eff.cfg);
+		return rc;
+	}
+	if (own)
+		w->labels = own;
+	if (j->kind == ENGINE_JOB_CHECK_MR)
+		rc = run_check(&eff, j, w, r, err);
+	else
+		rc = run_reconcile(&eff, w, r, err);
+	w->labels = saved;
+	labels_free(own);
+	config_project_release(&eff.cfg);
+	return rc;
+}
+
 int engine_run(const struct engine_settings *s, const struct engine_job *j,
 	       struct engine_warm *warm, const atomic_int *cancel,
 	       struct engine_result *r)
@@ -324,10 +447,8 @@ int engine_run(const struct engine_settings *s, const struct engine_job *j,
 	st_error_clear(&err);
 	r->warm = warm && warm->forge;
 	rc = job_setup(s, w, cancel, &err);
-	if (rc == 0 && j->kind == ENGINE_JOB_CHECK_MR)
-		rc = run_check(s, j, w, r, &err);
-	else if (rc == 0)
-		rc = run_reconcile(s, w, r, &err);
+	if (rc == 0)
+		rc = run_job_kind(s, j, w, r, &err);
 	if (rc && !r->report.status) {
 		r->report.status = rc;
 		snprintf(r->report.error, sizeof(r->report.error), "%s",

@@ -4,6 +4,7 @@
  * hands over to a mode. Only this file (and the modes it calls, through
  * their return value) decides the process exit status.
  */
+#include "assess.h"
 #include "config.h"
 #include "daemon.h"
 #include "once.h"
@@ -38,12 +39,15 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_DOTENV,
 	OPT_INTERNAL_WORKER,
+	OPT_ASSESS,
+	OPT_PROJECT,
 };
 
 static void usage(FILE *out)
 {
 	fputs("Usage: semver-tagger --once [OPTION]...\n"
 	      "       semver-tagger --check-config -c FILE\n"
+	      "       semver-tagger --assess -c FILE [--project P] [--json]\n"
 	      "Release GitLab projects continuously: tag the next SemVer version\n"
 	      "from the impact labels of the merge requests merged since the\n"
 	      "latest release, and keep the release/N and release/N.M branches.\n"
@@ -61,6 +65,10 @@ static void usage(FILE *out)
 	      "                        else ~/.cache/semver-tagger)\n"
 	      "      --token-file FILE API token (default: $SEMVER_TAGGER_TOKEN)\n"
 	      "      --check-config    validate the configuration file and exit\n"
+	      "      --assess          check what would stop each project's releases\n"
+	      "                        (token, role, protected refs, push rules, labels,\n"
+	      "                        webhook); reads only; exit 65 when one cannot\n"
+	      "      --project P       with --assess: only project P (path or id)\n"
 	      "  -v, --verbose         more log output (repeat for debug)\n"
 	      "  -q, --quiet           errors only\n"
 	      "  -h, --help            show this help and exit\n"
@@ -78,6 +86,8 @@ struct args {
 	bool mode_once;
 	bool check_config;
 	bool worker;       /* hidden: the daemon's engine worker */
+	bool assess;
+	const char *project;
 	int verbosity;
 };
 
@@ -113,6 +123,8 @@ static int parse_option(int c, struct args *a, char **argv)
 	case OPT_CHECK_CONFIG: a->check_config = true; break;
 	case OPT_DOTENV: a->once.dotenv = optarg; break;
 	case OPT_INTERNAL_WORKER: a->worker = true; break;
+	case OPT_ASSESS: a->assess = true; break;
+	case OPT_PROJECT: a->project = optarg; break;
 	case ':': return usage_error("this option needs a value:", argv[optind - 1]);
 	default: return usage_error("unknown option", argv[optind - 1]);
 	}
@@ -138,6 +150,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "dotenv", required_argument, NULL, OPT_DOTENV },
 		/* not documented: only the daemon starts workers (worker.h) */
 		{ "internal-worker", no_argument, NULL, OPT_INTERNAL_WORKER },
+		{ "assess", no_argument, NULL, OPT_ASSESS },
+		{ "project", required_argument, NULL, OPT_PROJECT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -165,8 +179,9 @@ static int check_config(const char *path)
 	if (rc)
 		log_error("%s", err.msg);
 	else
-		printf("%s: ok, %zu project%s\n", path, c.n_projects,
-		       c.n_projects == 1 ? "" : "s");
+		printf("%s: ok, %zu project%s, %zu group%s\n", path,
+		       c.n_projects, c.n_projects == 1 ? "" : "s", c.n_groups,
+		       c.n_groups == 1 ? "" : "s");
 	config_release(&c);
 	return rc ? EXIT_CONFIG : 0;
 }
@@ -196,6 +211,10 @@ int main(int argc, char **argv)
 		return check_config(a.once.config_path);
 	if (a.worker)
 		return worker_main(WORKER_FD);
+	if (a.assess)
+		return assess_main(&(struct assess_args){ a.once.config_path,
+							  a.project,
+							  a.once.json });
 	if (!a.mode_once) /* the daemon sets up libcurl itself */
 		return daemon_main(&(struct daemon_args){ a.once.config_path,
 							  a.once.state_dir,

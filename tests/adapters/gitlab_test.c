@@ -935,7 +935,7 @@ START_TEST(test_commit_status)
 	const char *head = cJSON_GetObjectItem(proj, "head")->valuestring;
 	struct forge_commit_status s = {head, "semver-tagger",
 					FORGE_STATUS_SUCCESS, "released 1.0.0",
-					"https://example.invalid/r", "main"};
+					"https://example.invalid/r", "main", 0};
 	enum forge_outcome out = 0;
 	struct st_error err;
 	cJSON *list;

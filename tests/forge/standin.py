@@ -29,6 +29,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import standin_fleet as fleet  # groups, hooks, labels, pipelines (issue 13)
+
 ZERO_SHA = "0" * 40
 GITLAB_VERSION = "18.2.0"
 MAX_TOTAL_COUNT = 10000  # Gitlab::Pagination: no X-Total above this
@@ -399,6 +401,7 @@ class Project:
         self.hooks = []
         self.labels = {}       # name -> label dict
         self.git_lock = threading.RLock()
+        fleet.FleetModel.init_project(self)
 
 
 class ApiError(Exception):
@@ -464,6 +467,7 @@ class Standin:
             self.counters = {}
             self.requests = []
             self.deliveries = []
+            self.fleet = fleet.FleetModel(self)
             if os.path.isdir(self.repos_dir):
                 shutil.rmtree(self.repos_dir, ignore_errors=True)
             os.makedirs(self.repos_dir, exist_ok=True)
@@ -544,16 +548,26 @@ class Standin:
             self.projects[pid] = proj
             self.projects_by_path[path] = proj
         os.makedirs(os.path.dirname(repo), exist_ok=True)
-        subprocess.run(["git", "init", "-q", "--bare", "-b", proj.default_branch, repo],
-                       check=True, env=git_env(), capture_output=True)
-        git(repo, "config", "core.hooksPath", self.hooks_dir)
-        git(repo, "config", "http.receivepack", "true")
-        git(repo, "config", "receive.advertisePushOptions", "true")
+        template = self.find_project(body["clone_of"]) if body.get("clone_of") else None
+        shared = self.find_project(body["share_repo_of"]) if body.get("share_repo_of") else None
+        if shared is not None:
+            # benchmarks: one bare repository served under many paths
+            proj.repo_path = repo = shared.repo_path
+            template = shared
+        elif template is not None:
+            fleet.FleetModel.copy_repo(template.repo_path, repo)
+        else:
+            subprocess.run(["git", "init", "-q", "--bare", "-b", proj.default_branch, repo],
+                           check=True, env=git_env(), capture_output=True)
+            git(repo, "config", "core.hooksPath", self.hooks_dir)
+            git(repo, "config", "http.receivepack", "true")
+            git(repo, "config", "receive.advertisePushOptions", "true")
         self.write_protect_config(proj)
-        if body.get("initialize", True):
+        if body.get("initialize", True) and template is None:
             files = body.get("files") or {"README.md": "# %s\n" % proj.name}
             self.commit_files(proj, proj.default_branch, files,
                               body.get("message") or "Initial commit", None, None)
+        self.fleet.project_created(proj, body)
         return proj
 
     def project_ctl_json(self, p):
@@ -925,7 +939,7 @@ class Standin:
                 "latest_build_finished_at": None,
                 "first_deployed_to_production_at": None,
                 "pipeline": None,
-                "head_pipeline": None,
+                "head_pipeline": self.fleet.head_pipeline_json(p, mr),
                 "diff_refs": {"base_sha": mr.base_sha, "head_sha": mr.sha, "start_sha": mr.start_sha},
                 "merge_error": None,
                 "first_contribution": False,
@@ -1018,7 +1032,7 @@ class Standin:
         base = "%s/%s" % (self.base_url, p.path_with_namespace)
         api = "%s/api/v4/projects/%d" % (self.base_url, p.id)
         ns_name = p.namespace.rsplit("/", 1)[-1]
-        empty = not list_refs(p.repo_path)
+        empty = fleet.FleetModel.repo_empty(p.repo_path)
         return {
             "id": p.id,
             "description": None,
@@ -1028,8 +1042,8 @@ class Standin:
             "path_with_namespace": p.path_with_namespace,
             "created_at": fmt_ms(p.created_at),
             "default_branch": p.default_branch,
-            "tag_list": [],
-            "topics": [],
+            "tag_list": list(p.topics),
+            "topics": list(p.topics),
             "ssh_url_to_repo": "git@127.0.0.1:%s.git" % p.path_with_namespace,
             "http_url_to_repo": "%s.git" % base,
             "web_url": base,
@@ -1038,9 +1052,7 @@ class Standin:
             "avatar_url": None,
             "star_count": 0,
             "last_activity_at": fmt_ms(p.created_at),
-            "namespace": {"id": 1000 + p.id, "name": ns_name, "path": ns_name, "kind": "group",
-                          "full_path": p.namespace, "parent_id": None, "avatar_url": None,
-                          "web_url": "%s/groups/%s" % (self.base_url, p.namespace)},
+            "namespace": self.fleet.namespace_json(p),
             "container_registry_image_prefix": "registry.example.com/%s" % p.path_with_namespace,
             "_links": {"self": api, "issues": api + "/issues", "merge_requests": api + "/merge_requests",
                        "repo_branches": api + "/repository/branches", "labels": api + "/labels",
@@ -1048,7 +1060,7 @@ class Standin:
                        "cluster_agents": api + "/cluster_agents"},
             "packages_enabled": True,
             "empty_repo": empty,
-            "archived": False,
+            "archived": p.archived,
             "visibility": p.visibility,
             "resolve_outdated_diff_discussions": False,
             "issues_enabled": True,
@@ -1302,7 +1314,8 @@ class Standin:
     def fire_project_hooks(self, proj, kind, info):
         hooks = [h for h in proj.hooks if (kind == "push" and h["push_events"]) or
                  (kind == "merge_request" and h["merge_requests_events"])]
-        if not hooks:
+        extra = self.fleet.extra_hook_targets(proj, kind)
+        if not hooks and not extra:
             return
         if kind == "merge_request":
             payload = self.mr_hook_payload(proj, info["mr"], info["action"], info.get("user"))
@@ -1315,6 +1328,10 @@ class Standin:
         with self.hook_cv:
             for h in hooks:
                 self.hook_queue.append((h["url"], h["token"], event, payload, str(uuid.uuid4()),
+                                        event_uuid))
+            for h, header in extra:
+                ev = header if kind == "merge_request" or header == "System Hook" else event
+                self.hook_queue.append((h["url"], h["token"], ev, payload, str(uuid.uuid4()),
                                         event_uuid))
             self.hook_cv.notify()
 
@@ -1374,7 +1391,7 @@ REST_ROUTES = [
     ("GET", r"/api/v4/user/emails", "GET /api/v4/user/emails", "rest_user_emails"),
     ("GET", r"/api/v4/version", "GET /api/v4/version", "rest_version"),
 ]
-REST_ROUTES = [(m, re.compile(r + r"/?"), k, h) for (m, r, k, h) in REST_ROUTES]
+REST_ROUTES = [(m, re.compile(r + r"/?"), k, h) for (m, r, k, h) in REST_ROUTES + fleet.ROUTES]
 JOB_TOKEN_ROUTES = {"rest_release_create", "rest_release_get", "rest_release_list"}
 GIT_ROUTE = re.compile(r"/(.+)\.git/(info/refs|git-upload-pack|git-receive-pack)")
 
@@ -1398,7 +1415,7 @@ def html_error_page(status, reason):
                                     "Whoops, GitLab is taking too much time to respond.")).encode()
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nginx"
     sys_version = ""
@@ -1661,7 +1678,7 @@ class Handler(BaseHTTPRequestHandler):
         if value:
             with s.lock:
                 tok = s.tokens.get(value)
-            if tok is None or tok.kind != "personal":
+            if tok is None or tok.kind != "personal" or not s.fleet.token_usable(value):
                 raise api_error(401, "401 Unauthorized")
             return tok
         if jt and handler in JOB_TOKEN_ROUTES:
@@ -1760,6 +1777,8 @@ class Handler(BaseHTTPRequestHandler):
                   "current_sign_in_at": None, "identities": [], "can_create_group": True,
                   "can_create_project": True, "two_factor_enabled": False, "external": False,
                   "private_profile": False, "commit_email": "%s@example.com" % tok.user.username})
+        if (self.standin.fleet.token_info.get(tok.token) or {}).get("admin"):
+            u["is_admin"] = True
         return 200, u, {}
 
     def rest_user_emails(self):
@@ -2051,15 +2070,23 @@ class Handler(BaseHTTPRequestHandler):
                 if r.startswith("refs/heads/") and v == sha:
                     ref = r[len("refs/heads/"):]
                     break
+        pipeline_id = body.get("pipeline_id")
+        if pipeline_id is not None and (isinstance(pipeline_id, bool) or
+                                        not isinstance(pipeline_id, int)):
+            try:
+                pipeline_id = int(str(pipeline_id))
+            except ValueError:
+                raise api_error(400, error="pipeline_id is invalid")
         with s.lock:
             now = s.clock.now()
+            pipe = s.fleet.status_pipeline(proj, sha, body.get("ref"), pipeline_id, ref)
             for st in proj.statuses:
-                if st["sha"] == sha and st["name"] == name and st["ref"] == ref:
+                if st["sha"] == sha and st["name"] == name and st["pipeline_id"] == pipe["id"]:
                     break
             else:
                 st = {"id": s.next_status_id, "sha": sha, "ref": ref, "name": name,
                       "created_at": now, "started_at": None, "finished_at": None,
-                      "author": tok.user, "pipeline_id": 90000 + s.next_status_id - STATUS_ID_BASE}
+                      "author": tok.user, "pipeline_id": pipe["id"]}
                 s.next_status_id += 1
                 proj.statuses.append(st)
             st["status"] = state
@@ -2124,9 +2151,11 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         before = list_refs(proj.repo_path) if action == "git-receive-pack" else None
         env = git_env({
-            "GIT_PROJECT_ROOT": s.repos_dir,
+            # the storage path, not the current path: a renamed or
+            # transferred project keeps its repository (hashed storage)
+            "GIT_PROJECT_ROOT": os.path.dirname(proj.repo_path),
             "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": "/%s.git/%s" % (proj.path_with_namespace, action),
+            "PATH_INFO": "/%s/%s" % (os.path.basename(proj.repo_path), action),
             "QUERY_STRING": self.query_string or "",
             "REQUEST_METHOD": self.command,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
@@ -2242,6 +2271,7 @@ class Handler(BaseHTTPRequestHandler):
                 tok = Token(token, kind, bool(body.get("read_only", False)), u, role)
                 with s.lock:
                     s.tokens[token] = tok
+                s.fleet.token_created(tok, body)
                 return 201, {"token": token, "kind": kind, "read_only": tok.read_only,
                              "role": role, "user": u.basic()}, {}
             if len(parts) == 2 and m == "DELETE":
@@ -2305,6 +2335,9 @@ class Handler(BaseHTTPRequestHandler):
                                timeout=float(body.get("timeout", HOOK_TIMEOUT)), resend_of=n)
                 return 200, self.delivery_json(d2), {}
 
+        r = self.fleet_control(m, parts, body)
+        if r is not None:
+            return r
         if parts[:1] == ["projects"]:
             if len(parts) == 1 and m == "POST":
                 proj = s.create_project(body)
@@ -2534,6 +2567,9 @@ class Handler(BaseHTTPRequestHandler):
                         except ValueError as e:
                             raise ctl_error(400, "bad timestamp: %s" % e)
                         return 200, s.mr_json(mr, single=True), {}
+        r = self.fleet_control_project(proj, m, parts, body)
+        if r is not None:
+            return r
         raise ctl_error(404, "no control route %s for project %d" % ("/".join(parts), proj.id))
 
 

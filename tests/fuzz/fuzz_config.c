@@ -67,6 +67,29 @@ static void apply_env(const struct config *c, const char *text, size_t len)
 	free(copy);
 }
 
+/* The same text as a repository settings file (issue 13): success only
+ * with release keys, else an error naming the file. */
+static void repo_file(const char *s, size_t len)
+{
+	struct config_project p;
+	struct st_error err;
+	int rc;
+
+	st_error_clear(&err);
+	rc = config_repo_parse(CONFIG_REPO_FILE, s, len, &p, &err);
+	if (rc == 0) {
+		FUZZ_ASSERT(!p.api_url && !p.git_url && !p.token_file &&
+			    !p.token_env && !p.ca_file && !p.ca_dir &&
+			    !p.project);
+		config_project_release(&p);
+	} else {
+		FUZZ_ASSERT(rc < 0 && err.code == rc);
+		FUZZ_ASSERT(strncmp(err.msg, CONFIG_REPO_FILE,
+				    strlen(CONFIG_REPO_FILE)) == 0 ||
+			    strstr(err.msg, "memory"));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -76,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct st_error err;
 	int rc;
 
+	repo_file(s, tlen);
 	config_init(&c);
 	st_error_clear(&err);
 	rc = config_load_string("fuzz.conf", s, tlen, &c, &err);
@@ -83,6 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_project(&c.global, false);
 		for (size_t i = 0; i < c.n_projects; i++)
 			check_project(&c.projects[i], true);
+		for (size_t i = 0; i < c.n_groups; i++) {
+			check_project(&c.groups[i].settings, false);
+			FUZZ_ASSERT(c.groups[i].path && c.groups[i].path[0]);
+		}
 		if (nul)
 			apply_env(&c, nul + 1, size - tlen - 1);
 	} else {
