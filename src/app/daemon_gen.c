@@ -213,8 +213,11 @@ static int gen_projects(struct gen *g, const char *path, struct st_error *err)
 			rt->s.cfg.poll_interval = g->cfg.reconcile_interval;
 	}
 	/* the resolved settings are the copy in use: the parsed sections'
-	 * texts go (10,000 projects: ~10 MB less) */
-	for (size_t i = 0; rc == 0 && i < g->n; i++) {
+	 * texts go (10,000 projects: ~10 MB less). Not with a [group]: its
+	 * re-discoveries read the [project] sections again, and the fleet's
+	 * items are not one-to-one with cfg.projects. */
+	for (size_t i = 0; rc == 0 && g->cfg.n_groups == 0 &&
+			   i < g->n && i < g->cfg.n_projects; i++) {
 		config_project_release(&g->cfg.projects[i]);
 		g->p[i].section = NULL;
 	}
