@@ -60,6 +60,16 @@ void http_client_free(struct http_client *c);
 int http_client_set_secret_header(struct http_client *c, const char *name,
 				  const char *value, struct st_error *err);
 
+/*
+ * Send "Authorization: Basic base64(user:password)" with every request
+ * instead of the secret header (git's smart HTTP with a token). Same
+ * rules and wiping as the secret header; redaction covers the encoded
+ * credentials. ST_EINVAL for a user with ':' or a password with spaces or
+ * control characters (the message quotes neither).
+ */
+int http_client_set_basic_auth(struct http_client *c, const char *user,
+			       const char *password, struct st_error *err);
+
 /* Replace every copy of the secret header's value in text by "***" (for
  * server messages that might echo what we sent). */
 void http_client_redact(const struct http_client *c, char *text);

@@ -229,6 +229,72 @@ int http_client_set_secret_header(struct http_client *c, const char *name,
 	return ST_OK;
 }
 
+/* Standard base64 with padding of n bytes into out (4 * ((n + 2) / 3) + 1). */
+static void base64_pad(const unsigned char *in, size_t n, char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i = 0;
+
+	for (; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+			     in[i + 2];
+
+		*out++ = b64[v >> 18 & 63];
+		*out++ = b64[v >> 12 & 63];
+		*out++ = b64[v >> 6 & 63];
+		*out++ = b64[v & 63];
+	}
+	if (n - i == 1 || n - i == 2) {
+		unsigned v = (unsigned)in[i] << 16 |
+			     (n - i == 2 ? (unsigned)in[i + 1] << 8 : 0);
+
+		*out++ = b64[v >> 18 & 63];
+		*out++ = b64[v >> 12 & 63];
+		*out++ = n - i == 2 ? b64[v >> 6 & 63] : '=';
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+int http_client_set_basic_auth(struct http_client *c, const char *user,
+			       const char *password, struct st_error *err)
+{
+	size_t nu = strlen(user), np = strlen(password);
+	unsigned char *pair;
+	char *line;
+	int rc;
+
+	/* same rule as the secret header: no controls, no spaces; and a
+	 * user name without ':' (RFC 7617) */
+	for (const char *p = password; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p == 0x7f)
+			return st_error_set(err, ST_EINVAL, "http: the token "
+					    "contains a space or control "
+					    "character");
+	if (!nu || !np || strchr(user, ':') || nu + np > HTTP_SECRET_MAX)
+		return st_error_set(err, ST_EINVAL, "http: bad user name or "
+				    "token for Basic authentication");
+	pair = malloc(nu + np + 2);
+	line = malloc(32 + 4 * ((nu + np + 3) / 3) + 1);
+	rc = pair && line ? ST_OK : ST_ENOMEM;
+	if (!rc) {
+		memcpy(pair, user, nu);
+		pair[nu] = ':';
+		memcpy(pair + nu + 1, password, np);
+		memcpy(line, "Authorization: Basic ", 22);
+		base64_pad(pair, nu + np + 1, line + 21);
+		rc = build_headers(c, line);
+		explicit_bzero(pair, nu + np + 1);
+		explicit_bzero(line, strlen(line));
+	}
+	free(pair);
+	free(line);
+	if (rc)
+		return st_error_set(err, rc, "http: out of memory");
+	c->secret += 6; /* the credentials, after "Basic " */
+	return ST_OK;
+}
+
 static void redact_all(char *text, const char *secret, size_t n)
 {
 	char *p = text;

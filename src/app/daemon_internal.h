@@ -55,6 +55,10 @@ struct project_rt {
 	struct said said;
 	int64_t fleet_id;           /* GitLab id when discovered, else 0 */
 	const char *group;          /* its [group] path, or NULL */
+	/* Quick check (issue 12): what the last reconciliation that changed
+	 * nothing decided from; its turn's thread only. Lost on reload and
+	 * restart (the next poll runs in full). */
+	struct engine_quick quick;
 };
 
 /* One loaded configuration, shared by reference (reload swaps it). */

@@ -77,17 +77,74 @@ static void queue_rechecks(struct daemon *d, struct project_rt *rt,
 			 "release", rt->s.section, n, n == 1 ? "" : "s");
 }
 
+/* ---- quick check (issue 12) --------------------------------------------- */
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* A poll may be answered by the quick check: not a webhook, reload or
+ * retry, not the first cycle, and a full reconciliation at least every
+ * reconcile_interval. A [group]'s project is polled only as that safety
+ * net (daemon_gen.c), so its polls always run in full. */
+static void quick_job(const struct project_rt *rt, const char *why,
+		      struct engine_job *j)
+{
+	unsigned every = rt->gen->cfg.reconcile_interval;
+
+	if (strcmp(why, "poll") != 0 || !rt->quick.valid || rt->group ||
+	    mono_s() - rt->quick.full_at >= (int64_t)every)
+		return;
+	j->quick_ok = true;
+	j->quick = rt->quick;
+}
+
+/* "Same as last time": nothing said, nothing shown changes. */
+static bool quick_unchanged(struct project_rt *rt, const struct engine_result *r,
+			    double seconds, struct sched_outcome *out)
+{
+	if (r->quick_outcome != ENGINE_QUICK_UNCHANGED)
+		return false;
+	out->cycle_ran = true;
+	out->status = rt->quick.status; /* back-off rules unchanged */
+	out->api_requests = r->report.api_requests;
+	out->quick_unchanged = 1;
+	out->seconds = seconds;
+	log_debug("%s: poll unchanged (quick check, %.1f ms CPU)",
+		  rt->s.section, r->cpu_ms);
+	return true;
+}
+
+/* Keep what a full cycle left (invalid after one that changed or
+ * failed), stamped with when it ran. */
+static void quick_keep(struct project_rt *rt, const struct engine_result *r)
+{
+	if (r->quick_why[0])
+		log_debug("%s: quick check: full cycle (%s)", rt->s.section,
+			  r->quick_why);
+	rt->quick = r->quick;
+	rt->quick.full_at = mono_s();
+}
+
+/* ---- end of the quick check ---------------------------------------------- */
+
 static void reconcile(struct daemon *d, struct project_rt *rt,
 		      const char *why, struct sched_outcome *out)
 {
 	const char *name = rt->s.section;
-	struct engine_job j = { ENGINE_JOB_RECONCILE, 0 };
+	struct engine_job j = { .kind = ENGINE_JOB_RECONCILE };
 	struct engine_result r;
 	struct worker_outcome o;
 	unsigned releases = 0;
 
 	engine_result_init(&r);
-	log_debug("%s: reconciling (%s)", name, why);
+	quick_job(rt, why, &j);
+	if (!j.quick_ok)
+		log_debug("%s: reconciling (%s)", name, why);
 	run_job(d, rt, &j, CYCLE_DEADLINE_S, &r, &o);
 	if (o.abandoned) {
 		log_warning("%s: reconciliation abandoned: the daemon stops",
@@ -95,6 +152,11 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 		engine_result_release(&r);
 		return; /* not a failure of the project */
 	}
+	if (quick_unchanged(rt, &r, o.seconds, out)) {
+		engine_result_release(&r);
+		return;
+	}
+	quick_keep(rt, &r);
 	out->cycle_ran = true;
 	out->status = r.report.status;
 	out->seconds = o.seconds;
@@ -124,7 +186,7 @@ static void check_mr(struct daemon *d, struct project_rt *rt,
 		     const struct mr_check *mc, struct sched_outcome *out)
 {
 	const char *name = rt->s.section;
-	struct engine_job j = { ENGINE_JOB_CHECK_MR, mc->iid };
+	struct engine_job j = { .kind = ENGINE_JOB_CHECK_MR, .iid = mc->iid };
 	struct engine_result r;
 	struct worker_outcome o;
 	const struct engine_check *c = &r.check;

@@ -97,9 +97,54 @@ enum engine_job_kind {
 	ENGINE_JOB_CHECK_MR = 2,
 };
 
+/* ---- quick check of a steady poll (issue 12; engine_quick.c) ---------- */
+
+#define ENGINE_QUICK_URL_MAX 1024
+
+/*
+ * What a reconciliation that changed nothing decided from: kept by the
+ * daemon per project (fixed size, no pointers), sent back with the next
+ * poll. The decision is a function of the settings, the repository's
+ * refs and the merged MRs; when the server still shows the same refs and
+ * no merged MR updated since T, the poll's answer is the same.
+ */
+struct engine_quick {
+	bool valid;
+	uint64_t settings_fp;     /* engine_settings_fingerprint() */
+	uint64_t refs_hash;       /* gitrepo_advert hash of the mirror */
+	int64_t mr_cursor_ms;     /* T: newest updated_at of the merged
+				   * MRs, -1 when there are none */
+	uint64_t mr_hash;         /* (iid, updated_at) of those >= T */
+	char git_url[ENGINE_QUICK_URL_MAX]; /* the mirror's remote */
+	int status;               /* ST_OK, ST_EREFUSED or ST_ECONFLICT */
+	int64_t full_at;          /* monotonic s of that cycle (daemon's) */
+};
+
+enum engine_quick_outcome {
+	ENGINE_QUICK_NONE = 0,    /* no quick check, or the full cycle ran */
+	ENGINE_QUICK_UNCHANGED,   /* same as last time: nothing was run */
+};
+
+/* Everything a reconciliation's decision depends on from the settings:
+ * every key, token, folder (also the worker's warm-state key). */
+uint64_t engine_settings_fingerprint(const struct engine_settings *s);
+
+/* Quick-check HTTP clients kept by a long-lived caller (the worker),
+ * one per API origin and TLS settings, so a cold project reuses the
+ * connection. Single-threaded. engine_conns_free(NULL) is a no-op. */
+struct engine_conns;
+struct engine_conns *engine_conns_new(void);
+void engine_conns_free(struct engine_conns *c);
+
+/* ---- end of the quick-check block -------------------------------------- */
+
 struct engine_job {
 	enum engine_job_kind kind;
 	int64_t iid;                /* ENGINE_JOB_CHECK_MR */
+	/* Quick check (reconcile only): try `quick` first, the full cycle
+	 * in the same job when anything differs. */
+	bool quick_ok;
+	struct engine_quick quick;
 };
 
 /* The outcome of an MR check. */
@@ -135,6 +180,13 @@ struct engine_result {
 	/* Worker-side facts for metrics (not part of --json). */
 	bool warm;                  /* the worker had the project's state */
 	double cpu_ms;              /* user+system CPU of the job (worker) */
+	/* Quick check: its outcome (UNCHANGED: report.status is the stored
+	 * status, nothing else is set), why a tried one ran the full cycle
+	 * ("" when not tried), and the state a full cycle that changed
+	 * nothing leaves for the next poll (valid false otherwise). */
+	enum engine_quick_outcome quick_outcome;
+	char quick_why[256];
+	struct engine_quick quick;
 };
 
 void engine_result_init(struct engine_result *r);
@@ -157,5 +209,20 @@ void engine_warm_free(struct engine_warm *w);
 int engine_run(const struct engine_settings *s, const struct engine_job *j,
 	       struct engine_warm *warm, const atomic_int *cancel,
 	       struct engine_result *r);
+
+/* engine_run with the caller's quick-check clients (NULL: none kept,
+ * a client is made for the check and freed). */
+int engine_run_conns(const struct engine_settings *s,
+		     const struct engine_job *j, struct engine_warm *warm,
+		     struct engine_conns *conns, const atomic_int *cancel,
+		     struct engine_result *r);
+
+/* engine_quick.c, for engine_job.c: the quick check of a poll (true:
+ * unchanged, r filled), and the state a full reconciliation leaves. */
+bool engine_quick_try(const struct engine_settings *s,
+		      const struct engine_job *j, struct engine_conns *conns,
+		      struct engine_result *r);
+void engine_quick_make(const struct engine_settings *s,
+		       const struct release_warm *rw, struct engine_result *r);
 
 #endif

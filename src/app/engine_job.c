@@ -438,12 +438,24 @@ int engine_run(const struct engine_settings *s, const struct engine_job *j,
 	       struct engine_warm *warm, const atomic_int *cancel,
 	       struct engine_result *r)
 {
+	return engine_run_conns(s, j, warm, NULL, cancel, r);
+}
+
+int engine_run_conns(const struct engine_settings *s,
+		     const struct engine_job *j, struct engine_warm *warm,
+		     struct engine_conns *conns, const atomic_int *cancel,
+		     struct engine_result *r)
+{
 	struct engine_warm cold = { 0 };
 	struct engine_warm *w = warm ? warm : &cold;
 	struct st_error err;
 	double t0 = cpu_ms();
 	int rc;
 
+	/* before the repository file, the mirror, the MR cache: a poll
+	 * where nothing moved touches none of them */
+	if (engine_quick_try(s, j, conns, r))
+		return r->report.status;
 	st_error_clear(&err);
 	r->warm = warm && warm->forge;
 	rc = job_setup(s, w, cancel, &err);
@@ -454,11 +466,13 @@ int engine_run(const struct engine_settings *s, const struct engine_job *j,
 		snprintf(r->report.error, sizeof(r->report.error), "%s",
 			 err.msg);
 	}
+	if (j->kind == ENGINE_JOB_RECONCILE)
+		engine_quick_make(s, &w->rw, r);
 	if (!warm) {
 		forge_free(cold.forge);
 		labels_free(cold.labels);
 		release_warm_release(&cold.rw);
 	}
-	r->cpu_ms = cpu_ms() - t0;
+	r->cpu_ms += cpu_ms() - t0;
 	return r->report.status;
 }

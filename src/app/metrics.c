@@ -186,6 +186,10 @@ int metrics_render(struct strbuf *o, const struct sched_stats *st, size_t n,
 	counter_per_project(o, "semver_tagger_api_requests_total",
 			    "GitLab API requests of reconciliations.", st, n,
 			    offsetof(struct sched_stats, api_requests));
+	counter_per_project(o, "semver_tagger_polls_unchanged_total",
+			    "Polls answered by the quick check (nothing "
+			    "moved: no full reconciliation ran).", st, n,
+			    offsetof(struct sched_stats, polls_unchanged));
 	counter_per_project(o, "semver_tagger_triggers_total",
 			    "Reconciliations asked for by webhooks.", st, n,
 			    offsetof(struct sched_stats, triggers));

@@ -195,6 +195,7 @@ static void record(struct scheduler *s, struct entry *e,
 		return;
 	st->releases += out->releases;
 	st->api_requests += out->api_requests;
+	st->polls_unchanged += out->quick_unchanged;
 	st->duration_sum += out->seconds;
 	st->duration_count++;
 	for (size_t i = 0; i < SCHED_DURATION_BUCKETS; i++)

@@ -53,6 +53,7 @@ struct sched_outcome {
 	unsigned api_requests;
 	unsigned checks_done, checks_failed;
 	char error[SCHED_MSG_MAX]; /* when status != 0 */
+	unsigned quick_unchanged;  /* 1: a poll answered by the quick check */
 };
 
 struct scheduler_hooks {
@@ -94,6 +95,7 @@ struct sched_stats {
 	uint64_t errors[SCHED_ERROR_CLASSES]; /* by -status */
 	uint64_t releases, api_requests, checks, checks_failed, triggers;
 	uint64_t checks_dropped;
+	uint64_t polls_unchanged;    /* answered by the quick check */
 	double duration_sum;
 	uint64_t duration_count;
 	uint64_t duration_buckets[SCHED_DURATION_BUCKETS]; /* cumulative */

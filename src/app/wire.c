@@ -192,6 +192,47 @@ static void terminate(char *s, size_t size)
 	s[size - 1] = '\0';
 }
 
+/* ---- quick-check state (issue 12) ------------------------------------- */
+
+static void put_quick(struct wire_buf *b, const struct engine_quick *q)
+{
+	put_u32(b, q->valid);
+	put_u64(b, q->settings_fp);
+	put_u64(b, q->refs_hash);
+	put_u64(b, (uint64_t)q->mr_cursor_ms);
+	put_u64(b, q->mr_hash);
+	put_str(b, q->valid ? q->git_url : "");
+	put_u32(b, (uint32_t)q->status);
+	put_u64(b, (uint64_t)q->full_at);
+}
+
+/* Validated: a flag 0/1, a cursor >= -1, a final status, a URL that
+ * fits; an invalid state carries nothing. */
+static void get_quick(struct rd *r, struct engine_quick *q)
+{
+	uint32_t valid;
+
+	r->at = "quick-check state";
+	valid = get_u32(r);
+	q->settings_fp = get_u64(r);
+	q->refs_hash = get_u64(r);
+	q->mr_cursor_ms = (int64_t)get_u64(r);
+	q->mr_hash = get_u64(r);
+	get_fixed(r, q->git_url, sizeof(q->git_url));
+	q->status = (int)get_u32(r);
+	q->full_at = (int64_t)get_u64(r);
+	if (r->bad)
+		return;
+	if (valid > 1 || q->mr_cursor_ms < -1 ||
+	    (valid && (!q->git_url[0] || (q->status != ST_OK &&
+					  q->status != ST_EREFUSED &&
+					  q->status != ST_ECONFLICT))))
+		r->bad = r->at;
+	q->valid = valid == 1;
+}
+
+/* ---- end of the quick-check state -------------------------------------- */
+
 /* ---- settings and job ---------------------------------------------------- */
 
 static void put_cfg(struct wire_buf *b, const struct config_project *p)
@@ -262,6 +303,9 @@ int wire_put_job(struct wire_buf *b, uint64_t seq,
 	put_u64(b, (uint64_t)s->network_timeout_ms);
 	put_u32(b, (uint32_t)j->kind);
 	put_u64(b, (uint64_t)j->iid);
+	/* quick check (issue 12) */
+	put_u32(b, j->quick_ok);
+	put_quick(b, &j->quick);
 	return b->failed ? ST_ENOMEM : ST_OK;
 }
 
@@ -271,7 +315,7 @@ int wire_get_job(const void *p, size_t n, uint64_t *seq,
 {
 	struct rd r = { p, n, 0, NULL, "sequence" };
 	char *token;
-	uint32_t flags, kind, tk;
+	uint32_t flags, kind, tk, quick_ok;
 	int rc = 0;
 
 	*seq = get_u64(&r);
@@ -288,6 +332,12 @@ int wire_get_job(const void *p, size_t n, uint64_t *seq,
 	r.at = "job";
 	kind = get_u32(&r);
 	j->iid = (int64_t)get_u64(&r);
+	/* quick check (issue 12) */
+	quick_ok = get_u32(&r);
+	get_quick(&r, &j->quick);
+	if (quick_ok > 1 && !r.bad)
+		r.bad = "job quick flag";
+	j->quick_ok = quick_ok == 1;
 	if (token) {
 		rc = secret_set(&s->token, token, strlen(token), "the daemon",
 				err);
@@ -503,6 +553,10 @@ int wire_put_result(struct wire_buf *b, uint64_t seq,
 		put_u64(b, (uint64_t)res->recheck[i]);
 	put_u32(b, res->warm);
 	put_u64(b, (uint64_t)(res->cpu_ms * 1000.0));
+	/* quick check (issue 12) */
+	put_u32(b, (uint32_t)res->quick_outcome);
+	put_str(b, res->quick_why);
+	put_quick(b, &res->quick);
 	return b->failed ? ST_ENOMEM : ST_OK;
 }
 
@@ -558,7 +612,7 @@ int wire_get_result(const void *p, size_t n, uint64_t *seq,
 {
 	struct rd r = { p, n, 0, NULL, "sequence" };
 	struct engine_check *c = &res->check;
-	uint32_t outcome;
+	uint32_t outcome, quick;
 
 	*seq = get_u64(&r);
 	get_report(&r, &res->report);
@@ -585,6 +639,13 @@ int wire_get_result(const void *p, size_t n, uint64_t *seq,
 	r.at = "result";
 	res->warm = get_u32(&r) != 0;
 	res->cpu_ms = (double)get_u64(&r) / 1000.0;
+	/* quick check (issue 12) */
+	quick = get_u32(&r);
+	get_fixed(&r, res->quick_why, sizeof(res->quick_why));
+	get_quick(&r, &res->quick);
+	if (quick > ENGINE_QUICK_UNCHANGED && !r.bad)
+		r.bad = "quick-check outcome";
+	res->quick_outcome = (enum engine_quick_outcome)quick;
 	if (!r.bad && r.off != r.n)
 		r.bad = "result (extra bytes)";
 	if (r.bad)

@@ -30,6 +30,7 @@ struct worker {
 	int fd;
 	struct warm_slot slots[WORKER_WARM_MAX];
 	uint64_t clock;
+	struct engine_conns *conns; /* quick checks' clients, per API origin */
 };
 
 uint64_t worker_hash(const char *s)
@@ -41,37 +42,6 @@ uint64_t worker_hash(const char *s)
 		h *= 1099511628211ull;
 	}
 	return h;
-}
-
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h * 31 + n;
-}
-
-/* Everything the warm state depends on: every key, token, folder. */
-static uint64_t fingerprint(const struct engine_settings *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < config_key_count(); i++) {
-		struct config_field f;
-
-		config_project_field(&s->cfg, i, &f);
-		if (f.is_string)
-			h = mix(h, f.text ? f.text : "\1", f.text ?
-				strlen(f.text) : 1);
-		else
-			h = mix(h, f.data, f.size);
-	}
-	h = mix(h, s->token.value, s->token.len);
-	h = mix(h, s->state_dir, strlen(s->state_dir));
-	return mix(h, &s->token_kind, sizeof(s->token_kind));
 }
 
 static void slot_clear(struct warm_slot *sl)
@@ -89,7 +59,7 @@ static struct engine_warm *warm_for(struct worker *wk,
 				    bool warm_ok)
 {
 	struct warm_slot *sl = NULL, *lru = &wk->slots[0];
-	uint64_t fp = fingerprint(s);
+	uint64_t fp = engine_settings_fingerprint(s);
 
 	for (size_t i = 0; i < WORKER_WARM_MAX; i++) {
 		struct warm_slot *x = &wk->slots[i];
@@ -152,7 +122,13 @@ static int serve(struct worker *wk, const struct wire_rx *rx)
 		/* only the job's token is current in this process */
 		log_clear_secrets();
 		log_add_secret(s.token.value);
-		engine_run(&s, &j, warm_for(wk, &s, warm_ok), NULL, &r);
+		/* a poll answered by the quick check takes no warm slot (it
+		 * would evict a project that needs one) */
+		if (!engine_quick_try(&s, &j, wk->conns, &r)) {
+			j.quick_ok = false;
+			engine_run_conns(&s, &j, warm_for(wk, &s, warm_ok),
+					 wk->conns, NULL, &r);
+		}
 	} else {
 		r.report.status = rc;
 		snprintf(r.report.error, sizeof(r.report.error), "%s",
@@ -198,6 +174,7 @@ int worker_main(int fd)
 		return 70;
 	}
 	wk->fd = fd;
+	wk->conns = engine_conns_new(); /* NULL: a client per quick check */
 	wire_rx_init(&rx);
 	while (next_frame(fd, &rx) == 1) {
 		if (rx.type != WIRE_JOB || serve(wk, &rx) != 0) {
@@ -209,6 +186,7 @@ int worker_main(int fd)
 	wire_rx_release(&rx);
 	for (size_t i = 0; i < WORKER_WARM_MAX; i++)
 		slot_clear(&wk->slots[i]);
+	engine_conns_free(wk->conns);
 	free(wk);
 	http_global_cleanup();
 	return status;

@@ -134,7 +134,7 @@ START_TEST(job_round_trip)
 {
 	struct config c;
 	struct engine_settings s, back;
-	struct engine_job j = { ENGINE_JOB_CHECK_MR, 42 }, jb;
+	struct engine_job j = { .kind = ENGINE_JOB_CHECK_MR, .iid = 42 }, jb;
 	struct wire_buf b;
 	struct st_error err;
 	uint64_t seq;
