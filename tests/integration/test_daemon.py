@@ -551,5 +551,130 @@ class Usage(unittest.TestCase):
         self.assertIn("/nonexistent/semver.conf", r.stderr)
 
 
+class QuickPoll(DaemonTest):
+    """A steady poll answered by the quick check (issue 12): one REST
+    request and one ref advertisement in the worker, no fetch child;
+    anything that moved runs the full cycle."""
+
+    def converged(self, p, n=2, **kw):
+        d = self.daemon([p], poll_interval=1, args=("-vv",), **kw)
+        wait_for(lambda: d.metric("semver_tagger_polls_unchanged_total",
+                                  project=p.path) >= n,
+                 what="polls answered by the quick check")
+        return d
+
+    def quick_polls(self, d, p):
+        return d.metric("semver_tagger_polls_unchanged_total",
+                        project=p.path)
+
+    def test_steady_polls_cost_one_rest_and_one_info_refs(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        mr = p.mr("Feature", ["ImpactMinor"])
+        d = self.converged(p)
+        self.assertEqual(p.tags(), ["1.0.0", "1.1.0"])
+        self.standin.ctl("DELETE", "/__control__/counters")
+        n0 = self.quick_polls(d, p)
+        wait_for(lambda: self.quick_polls(d, p) >= n0 + 4,
+                 what="four more quick polls")
+        reqs = self.standin.ctl("GET", "/__control__/requests")
+        routes = [r["route"] for r in reqs]
+        refs = [r for r in reqs if r["route"] == "GET /:project.git/info/refs"]
+        lists = [r for r in reqs if r["route"] ==
+                 "GET /api/v4/projects/:id/merge_requests"]
+        # nothing but the two requests of a quick check: no fetch (no
+        # upload-pack POST), no project GET, no second info/refs
+        self.assertEqual(set(routes), {refs[0]["route"], lists[0]["route"]},
+                         routes)
+        self.assertGreaterEqual(len(refs), 3)
+        self.assertLessEqual(abs(len(refs) - len(lists)), 1, routes)
+        for r in refs:  # the token goes with the first request
+            self.assertEqual(r["auth"], "basic", r)
+            self.assertEqual(r["status"], 200, r)
+        for r in lists:
+            self.assertIn("updated_after=", r["query"], r)
+            self.assertIn("state=merged", r["query"], r)
+        self.assertTrue(d.find_log("poll unchanged (quick check"))
+        self.assertEqual(p.tags(), ["1.0.0", "1.1.0"])
+        self.assertEqual(len(d.find_log("released 1.1.0")), 1)
+        self.assertIn("!%d" % mr["iid"], d.find_log("released 1.1.0")[0])
+
+    def test_label_on_merged_mr_is_seen_by_the_next_poll(self):
+        p = Project(self.standin)
+        p.tag("1.3.0", "main")
+        mr = p.mr("Forgot the label", [])
+        d = self.converged(p)
+        self.assertEqual(p.tags(), ["1.3.0"])
+        self.assertEqual(len(d.find_log("has no impact label")), 1)
+        heads = p.heads()
+        p.label(mr["iid"], ["ImpactPatch"])  # no hook: only polls see it
+        self.assertEqual(p.heads(), heads)   # no ref moved
+        wait_for(lambda: p.tags() == ["1.3.0", "1.3.1"], what="tag 1.3.1")
+        self.assertEqual(p.refs()["refs/tags/1.3.1"], p.heads()["main"])
+        wait_for(lambda: d.find_log("quick check: full cycle (merged MRs "
+                                    "changed)"), what="the reason logged")
+        wait_for(lambda: d.find_log("no longer blocked"),
+                 what="the refusal to clear")
+
+    def test_direct_push_is_seen_by_the_next_poll(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        d = self.converged(p)
+        full = len(d.find_log("reconciled in"))
+        p.branch("feature/x", "main")  # no MR, no hook
+        wait_for(lambda: d.find_log("quick check: full cycle (refs "
+                                    "changed)"), what="the full cycle")
+        wait_for(lambda: len(d.find_log("reconciled in")) > full,
+                 what="the full reconciliation")
+        n = self.quick_polls(d, p)
+        wait_for(lambda: self.quick_polls(d, p) > n,
+                 what="quick polls again once converged")
+
+    def fault_then_full_cycle(self, fault, why):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        d = self.converged(p)
+        full = len(d.find_log("reconciled in"))
+        fault = dict(fault, path="/%s.git/info/refs" % p.path, count=1)
+        self.standin.ctl("POST", "/__control__/faults", fault)
+        wait_for(lambda: d.find_log("quick check: full cycle (%s" % why),
+                 what="the full cycle after a bad advertisement")
+        wait_for(lambda: len(d.find_log("reconciled in")) > full,
+                 what="the full reconciliation")
+        self.assertEqual(p.tags(), ["1.0.0"])
+        self.assertEqual(d.proc.poll(), None)
+        self.assertFalse(d.find_log("worker died"))
+        n = self.quick_polls(d, p)
+        wait_for(lambda: self.quick_polls(d, p) > n,
+                 what="quick polls again")
+        return d
+
+    def test_html_advertisement_runs_the_full_cycle(self):
+        self.fault_then_full_cycle({"mode": "html"},
+                                   "ref advertisement failed: info/refs: "
+                                   "content type")
+
+    def test_truncated_advertisement_runs_the_full_cycle(self):
+        self.fault_then_full_cycle({"mode": "truncated_json"},
+                                   "ref advertisement failed: ref "
+                                   "advertisement: truncated")
+
+    def test_advertisement_error_status_runs_the_full_cycle(self):
+        self.fault_then_full_cycle({"mode": "status", "status": 502},
+                                   "ref advertisement failed")
+
+    def test_reload_runs_the_full_cycle(self):
+        p = Project(self.standin)
+        p.tag("1.0.0", "main")
+        d = self.converged(p)
+        d.write_config([(p.path, {"tag_prefix": "v"})])
+        d.kill(signal.SIGHUP)
+        wait_for(lambda: d.find_log("reconciling (reload)"),
+                 what="the full cycle after the reload")
+        n = self.quick_polls(d, p)
+        wait_for(lambda: self.quick_polls(d, p) > n,
+                 what="quick polls again under the new settings")
+
+
 if __name__ == "__main__":
     unittest.main()
