@@ -130,6 +130,86 @@ static void job_settings(struct engine_settings *s, struct config *c)
 	s->branch = strdup("release/1.2");
 }
 
+/* ---- quick-check state (issue 12) ---- */
+
+static void sample_quick(struct engine_quick *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->valid = true;
+	q->settings_fp = 0x1122334455667788ull;
+	q->refs_hash = 0x8877665544332211ull;
+	q->mr_cursor_ms = 1764950000123;
+	q->mr_hash = 42;
+	snprintf(q->git_url, sizeof(q->git_url), "https://gitlab.example/"
+		 "group/real.git");
+	q->status = ST_EREFUSED;
+	q->full_at = 12345;
+}
+
+static void ck_assert_quick(const struct engine_quick *q)
+{
+	ck_assert(q->valid);
+	ck_assert_uint_eq(q->settings_fp, 0x1122334455667788ull);
+	ck_assert_uint_eq(q->refs_hash, 0x8877665544332211ull);
+	ck_assert_int_eq(q->mr_cursor_ms, 1764950000123);
+	ck_assert_uint_eq(q->mr_hash, 42);
+	ck_assert_str_eq(q->git_url, "https://gitlab.example/group/real.git");
+	ck_assert_int_eq(q->status, ST_EREFUSED);
+	ck_assert_int_eq(q->full_at, 12345);
+}
+
+/* A quick state that cannot be is refused by name, in a job and in a
+ * result alike. */
+START_TEST(quick_state_validated)
+{
+	struct config c;
+	struct engine_settings s;
+	struct wire_buf b;
+	struct st_error err;
+	uint64_t seq;
+	bool warm_ok;
+
+	job_settings(&s, &c);
+	wire_buf_init(&b);
+	for (int k = 0; k < 3; k++) {
+		struct engine_job j = { .kind = ENGINE_JOB_RECONCILE }, jb;
+		struct engine_settings t;
+		struct engine_result r, back;
+
+		sample_quick(&j.quick);
+		if (k == 0)
+			j.quick.status = ST_ETEMP;  /* not a final status */
+		else if (k == 1)
+			j.quick.mr_cursor_ms = -2;
+		else
+			j.quick.git_url[0] = '\0'; /* valid needs a URL */
+		ck_assert_int_eq(wire_put_job(&b, 1, &s, &j, false), 0);
+		engine_settings_init(&t);
+		st_error_clear(&err);
+		ck_assert_int_eq(wire_get_job(b.p, b.len, &seq, &t, &jb,
+					      &warm_ok, &err), ST_EINVAL);
+		ck_assert_msg(strstr(err.msg, "quick-check state"), "%d: %s", k,
+			      err.msg);
+		engine_settings_release(&t);
+		engine_result_init(&r);
+		r.quick = j.quick;
+		ck_assert_int_eq(wire_put_result(&b, 1, &r), 0);
+		engine_result_init(&back);
+		st_error_clear(&err);
+		ck_assert_int_eq(wire_get_result(b.p, b.len, &seq, &back, &err),
+				 ST_EINVAL);
+		ck_assert_ptr_nonnull(strstr(err.msg, "quick-check state"));
+		engine_result_release(&back);
+		engine_result_release(&r);
+	}
+	wire_buf_release(&b);
+	engine_settings_release(&s);
+	config_release(&c);
+}
+END_TEST
+
+/* ---- end quick-check state ---- */
+
 START_TEST(job_round_trip)
 {
 	struct config c;
@@ -141,6 +221,8 @@ START_TEST(job_round_trip)
 	bool warm_ok;
 
 	job_settings(&s, &c);
+	sample_quick(&j.quick);
+	j.quick_ok = true;
 	wire_buf_init(&b);
 	ck_assert_int_eq(wire_put_job(&b, 7, &s, &j, true), 0);
 	engine_settings_init(&back);
@@ -162,6 +244,8 @@ START_TEST(job_round_trip)
 	ck_assert_uint_eq(back.cfg.base.patch, 4);
 	ck_assert(!back.cfg.notes && back.cfg.releases);
 	ck_assert_uint_eq(back.cfg.set, s.cfg.set);
+	ck_assert(jb.quick_ok);
+	ck_assert_quick(&jb.quick);
 	/* every prefix of the message is refused, none crashes */
 	for (size_t n = 0; n < b.len; n++) {
 		struct engine_settings t;
@@ -171,6 +255,16 @@ START_TEST(job_round_trip)
 		ck_assert_int_eq(wire_get_job(b.p, n, &seq, &t, &jb, &warm_ok,
 					      &err), ST_EINVAL);
 		engine_settings_release(&t);
+	}
+	/* flip each byte: decoded or refused, never a crash */
+	for (size_t i = 0; i < b.len; i++) {
+		struct engine_settings t;
+
+		b.p[i] ^= 0xa5;
+		engine_settings_init(&t);
+		wire_get_job(b.p, b.len, &seq, &t, &jb, &warm_ok, &err);
+		engine_settings_release(&t);
+		b.p[i] ^= 0xa5;
 	}
 	wire_buf_release(&b);
 	engine_settings_release(&back);
@@ -223,6 +317,9 @@ static void sample_result(struct engine_result *r)
 	r->recheck[1] = 6;
 	r->n_recheck = 2;
 	r->cpu_ms = 1.5;
+	r->quick_outcome = ENGINE_QUICK_UNCHANGED;
+	snprintf(r->quick_why, sizeof(r->quick_why), "refs changed");
+	sample_quick(&r->quick);
 }
 
 START_TEST(result_round_trip_and_corruption)
@@ -254,6 +351,9 @@ START_TEST(result_round_trip_and_corruption)
 	ck_assert_int_eq(back.check.outcome, ENGINE_CHECK_POSTED);
 	ck_assert_uint_eq(back.n_recheck, 2);
 	ck_assert_int_eq(back.recheck[1], 6);
+	ck_assert_int_eq(back.quick_outcome, ENGINE_QUICK_UNCHANGED);
+	ck_assert_str_eq(back.quick_why, "refs changed");
+	ck_assert_quick(&back.quick);
 	engine_result_release(&back);
 	for (size_t n = 0; n < b.len; n++) {
 		engine_result_init(&back);
@@ -301,6 +401,7 @@ int main(void)
 	tcase_add_test(tc, state_folders_never_collide);
 	tcase_add_test(tc, token_missing_says_what_to_set);
 	tcase_add_test(tc, job_round_trip);
+	tcase_add_test(tc, quick_state_validated);
 	tcase_add_test(tc, result_round_trip_and_corruption);
 	tcase_add_test(tc, frame_over_the_cap_is_refused);
 	tcase_set_timeout(tc, 60);
