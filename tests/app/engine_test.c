@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static const char conf[] =
 	"[global]\n"
@@ -203,6 +206,78 @@ START_TEST(quick_state_validated)
 		engine_result_release(&r);
 	}
 	wire_buf_release(&b);
+	engine_settings_release(&s);
+	config_release(&c);
+}
+END_TEST
+
+/* A listener nobody should call: accept() finds no connection. */
+static int listener(unsigned *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t n = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static bool contacted(int fd)
+{
+	int c = accept(fd, NULL, NULL);
+
+	if (c >= 0)
+		close(c);
+	return c >= 0;
+}
+
+/* A stored git URL on another origin than api_url (not the configured
+ * git_url) is refused before anything is sent, like a fresh one; and a
+ * state made under other settings is not used at all. */
+START_TEST(quick_check_never_contacts_another_origin)
+{
+	struct config c;
+	struct engine_settings s;
+	struct engine_job j = { .kind = ENGINE_JOB_RECONCILE,
+				.quick_ok = true };
+	struct engine_result r;
+	unsigned api_port, git_port;
+	int api = listener(&api_port), git = listener(&git_port);
+	char url[128];
+
+	job_settings(&s, &c);
+	free(s.branch);
+	s.branch = NULL;
+	s.debug = false;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v4", api_port);
+	free(s.cfg.api_url);
+	s.cfg.api_url = strdup(url);
+	sample_quick(&j.quick);
+	snprintf(j.quick.git_url, sizeof(j.quick.git_url),
+		 "http://127.0.0.1:%u/group/real.git", git_port);
+	j.quick.settings_fp = engine_settings_fingerprint(&s);
+	engine_result_init(&r);
+	ck_assert(!engine_quick_try(&s, &j, NULL, &r));
+	ck_assert_msg(strstr(r.quick_why, "git URL refused for the token"),
+		      "%s", r.quick_why);
+	ck_assert_int_eq(r.quick_outcome, ENGINE_QUICK_NONE);
+	engine_result_release(&r);
+	/* other settings: not used, nothing sent either */
+	snprintf(j.quick.git_url, sizeof(j.quick.git_url),
+		 "http://127.0.0.1:%u/group/real.git", api_port);
+	j.quick.settings_fp ^= 1;
+	engine_result_init(&r);
+	ck_assert(!engine_quick_try(&s, &j, NULL, &r));
+	ck_assert_str_eq(r.quick_why, "settings changed");
+	engine_result_release(&r);
+	ck_assert(!contacted(git) && !contacted(api));
+	close(api);
+	close(git);
 	engine_settings_release(&s);
 	config_release(&c);
 }
@@ -402,6 +477,7 @@ int main(void)
 	tcase_add_test(tc, token_missing_says_what_to_set);
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, quick_state_validated);
+	tcase_add_test(tc, quick_check_never_contacts_another_origin);
 	tcase_add_test(tc, result_round_trip_and_corruption);
 	tcase_add_test(tc, frame_over_the_cap_is_refused);
 	tcase_set_timeout(tc, 60);
