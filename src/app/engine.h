@@ -99,7 +99,7 @@ enum engine_job_kind {
 
 /* ---- quick check of a steady poll (issue 12; engine_quick.c) ---------- */
 
-#define ENGINE_QUICK_URL_MAX 1024
+#define ENGINE_QUICK_URL_MAX 512   /* kept per project by the daemon */
 
 /*
  * What a reconciliation that changed nothing decided from: kept by the
@@ -210,8 +210,9 @@ int engine_run(const struct engine_settings *s, const struct engine_job *j,
 	       struct engine_warm *warm, const atomic_int *cancel,
 	       struct engine_result *r);
 
-/* engine_run with the caller's quick-check clients (NULL: none kept,
- * a client is made for the check and freed). */
+/* engine_run for a long-lived caller: its quick-check clients (NULL:
+ * none kept, a client is made for the check and freed), and a full
+ * reconcile leaves r->quick for the next poll (engine_run does not). */
 int engine_run_conns(const struct engine_settings *s,
 		     const struct engine_job *j, struct engine_warm *warm,
 		     struct engine_conns *conns, const atomic_int *cancel,

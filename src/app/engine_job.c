@@ -434,17 +434,12 @@ static int run_job_kind(const struct engine_settings *s,
 	return rc;
 }
 
-int engine_run(const struct engine_settings *s, const struct engine_job *j,
-	       struct engine_warm *warm, const atomic_int *cancel,
+/* make_quick: leave a quick-check state (a long-lived caller's poll
+ * uses it; --once has no next poll). */
+static int run(const struct engine_settings *s, const struct engine_job *j,
+	       struct engine_warm *warm, struct engine_conns *conns,
+	       bool make_quick, const atomic_int *cancel,
 	       struct engine_result *r)
-{
-	return engine_run_conns(s, j, warm, NULL, cancel, r);
-}
-
-int engine_run_conns(const struct engine_settings *s,
-		     const struct engine_job *j, struct engine_warm *warm,
-		     struct engine_conns *conns, const atomic_int *cancel,
-		     struct engine_result *r)
 {
 	struct engine_warm cold = { 0 };
 	struct engine_warm *w = warm ? warm : &cold;
@@ -466,7 +461,7 @@ int engine_run_conns(const struct engine_settings *s,
 		snprintf(r->report.error, sizeof(r->report.error), "%s",
 			 err.msg);
 	}
-	if (j->kind == ENGINE_JOB_RECONCILE)
+	if (make_quick && j->kind == ENGINE_JOB_RECONCILE)
 		engine_quick_make(s, &w->rw, r);
 	if (!warm) {
 		forge_free(cold.forge);
@@ -475,4 +470,19 @@ int engine_run_conns(const struct engine_settings *s,
 	}
 	r->cpu_ms += cpu_ms() - t0;
 	return r->report.status;
+}
+
+int engine_run(const struct engine_settings *s, const struct engine_job *j,
+	       struct engine_warm *warm, const atomic_int *cancel,
+	       struct engine_result *r)
+{
+	return run(s, j, warm, NULL, false, cancel, r);
+}
+
+int engine_run_conns(const struct engine_settings *s,
+		     const struct engine_job *j, struct engine_warm *warm,
+		     struct engine_conns *conns, const atomic_int *cancel,
+		     struct engine_result *r)
+{
+	return run(s, j, warm, conns, true, cancel, r);
 }
