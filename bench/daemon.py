@@ -316,28 +316,27 @@ def scale(h, args, n):
         # projects a window of it (scale_polls polls or scale_window s)
         h.wait_for(lambda: polls_of(s) >= n, timeout=max(300, n // 5),
                    what="the first round", interval=1)
-        if True:
-            u2 = Usage(dpid)
-            p0, r0 = polls_of(s), counters(s)[0]
-            t1 = time.monotonic()
-            rss2 = []
-            want = n if n <= 1000 else min(n, args.scale_polls)
-            limit = interval * 3 if n <= 1000 else \
-                interval + args.scale_window
-            while time.monotonic() - t1 < limit:
-                rss2.append(rss_kb(dpid) + sum(rss_kb(w)
-                                               for w in workers(dpid)))
-                if polls_of(s) - p0 >= want:
-                    break
-                time.sleep(1)
-            use = u2.done()
-            polls = max(polls_of(s) - p0, 1)
-            res.update({"steady_polls": polls,
-                        "steady_rest": (counters(s)[0] - r0) / polls,
-                        "steady_cpu_ms": (use["daemon"] +
-                                          use["workers_all"]) * 1000 /
-                        polls,
-                        "rss_steady_kb": max(rss2)})
+        u2 = Usage(dpid)
+        p0, r0 = polls_of(s), counters(s)[0]
+        t1 = time.monotonic()
+        rss2 = []
+        want = n if n <= 1000 else min(n, args.scale_polls)
+        limit = interval * 3 if n <= 1000 else \
+            interval + args.scale_window
+        while time.monotonic() - t1 < limit:
+            rss2.append(rss_kb(dpid) + sum(rss_kb(w)
+                                           for w in workers(dpid)))
+            if polls_of(s) - p0 >= want:
+                break
+            time.sleep(1)
+        use = u2.done()
+        polls = max(polls_of(s) - p0, 1)
+        res.update({"steady_polls": polls,
+                    "steady_rest": (counters(s)[0] - r0) / polls,
+                    "steady_cpu_ms": (use["daemon"] +
+                                      use["workers_all"]) * 1000 /
+                    polls,
+                    "rss_steady_kb": max(rss2)})
         time.sleep(5)
         res["rss_idle_kb"] = rss_kb(dpid) + sum(rss_kb(w)
                                                 for w in workers(dpid))
