@@ -203,8 +203,11 @@ static void record(struct scheduler *s, struct entry *e,
 			st->duration_buckets[i]++;
 	st->last_cycle_unix = unix_now();
 	st->last_status = status;
-	snprintf(st->last_error, sizeof(st->last_error), "%s",
-		 status ? out->error : "");
+	/* a poll answered by the quick check repeats the last cycle's
+	 * status: that cycle's message stays */
+	if (!out->quick_unchanged)
+		snprintf(st->last_error, sizeof(st->last_error), "%s",
+			 status ? out->error : "");
 	if (status < 0 && -status < SCHED_ERROR_CLASSES)
 		st->errors[-status]++;
 	failed = status != ST_OK && status != ST_EREFUSED &&

@@ -606,6 +606,14 @@ class QuickPoll(DaemonTest):
         d = self.converged(p)
         self.assertEqual(p.tags(), ["1.3.0"])
         self.assertEqual(len(d.find_log("has no impact label")), 1)
+        # the status page still says why (the quick polls repeat the
+        # refused cycle's status and message)
+        status, body = d.get("/status.json")
+        self.assertEqual(status, 200)
+        proj = [x for x in json.loads(body)["projects"]
+                if x["name"] == p.path][0]
+        self.assertEqual(proj["last_result"], "refused")
+        self.assertIn("block the release", proj["error"] or "")
         heads = p.heads()
         p.label(mr["iid"], ["ImpactPatch"])  # no hook: only polls see it
         self.assertEqual(p.heads(), heads)   # no ref moved
