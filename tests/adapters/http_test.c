@@ -6,6 +6,7 @@
  * request headers we send, redirects, and TLS verification.
  */
 #include "gitlab_testutil.h"
+#include "semver-tagger/gitrepo_advert.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -390,6 +391,50 @@ START_TEST(test_secret_header_checked_and_never_quoted)
 }
 END_TEST
 
+/* Basic authentication for git's smart HTTP (the quick check's ref
+ * advertisement, gitrepo_advert.h): sent with the first request, every
+ * base64 padding length right (the stand-in decodes it), bad user or
+ * token refused without quoting it. */
+START_TEST(test_basic_auth_advertisement)
+{
+	static const char *const toks[] = { "glpat-a", "glpat-ab", "glpat-abc" };
+	struct http_options o;
+	struct http_client *c = NULL;
+	struct gitrepo_advert a;
+	struct gitrepo_advert_request rq = { .username = NULL };
+	struct st_error err;
+	char url[512], body[128];
+
+	options(&o);
+	o.max_attempts = 1;
+	st_error_clear(&err);
+	ck_assert_int_eq(http_client_new(&o, &c, &err), 0);
+	snprintf(url, sizeof(url), "%s/grp/app.git", tu_standin.url);
+	rq.url = url;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", toks[i]);
+		cJSON_Delete(tu_ctl("POST", "/__control__/tokens", body, 201));
+		rq.token = toks[i];
+		tu_clear_counts();
+		st_error_clear(&err);
+		ck_assert_msg(gitrepo_advert_fetch(c, &rq, &a, &err) == 0,
+			      "%s: %s", toks[i], err.msg);
+		ck_assert_int_eq(tu_count("GET /:project.git/info/refs"), 1);
+	}
+	rq.token = "glpat-unknown";
+	ck_assert_int_eq(gitrepo_advert_fetch(c, &rq, &a, &err), ST_EINVAL);
+	ck_assert_str_eq(err.msg, "info/refs: HTTP 401");
+	rq.token = TU_TOKEN " x";
+	ck_assert_int_eq(gitrepo_advert_fetch(c, &rq, &a, &err), ST_EINVAL);
+	tu_msg(err.msg);
+	rq.token = TU_TOKEN;
+	rq.username = "user:name";
+	ck_assert_int_eq(gitrepo_advert_fetch(c, &rq, &a, &err), ST_EINVAL);
+	tu_msg(err.msg);
+	http_client_free(c);
+}
+END_TEST
+
 START_TEST(test_redact_raw_and_base64_forms)
 {
 	struct http_options o;
@@ -631,6 +676,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_ok_counts_one_request);
+	tcase_add_test(tc, test_basic_auth_advertisement);
 	tcase_add_test(tc, test_429_honours_retry_after);
 	tcase_add_test(tc, test_429_json_without_retry_after_backs_off);
 	tcase_add_test(tc, test_429_retry_after_past_budget_fails_now);
