@@ -12,8 +12,12 @@ static int build_url(const struct gitlab_quick_request *rq, char *url,
 		     size_t size, struct st_error *err)
 {
 	struct strbuf proj, when;
+	size_t n = strlen(rq->api_url);
 	char t[32];
 	int rc;
+
+	while (n && rq->api_url[n - 1] == '/')
+		n--; /* as gitlab.c: "https://host/api/v4/" works too */
 
 	strbuf_init(&proj, 1024);
 	strbuf_init(&when, 128);
@@ -21,9 +25,10 @@ static int build_url(const struct gitlab_quick_request *rq, char *url,
 	if (!rc && rq->after_ms >= 0)
 		rc = json_time_format(rq->after_ms, t) ? ST_EINVAL
 						       : http_escape(&when, t);
-	if (!rc && (size_t)snprintf(url, size, "%s/projects/%s/merge_requests"
-				    "?state=merged&order_by=updated_at&sort=asc"
-				    "&per_page=%d%s%s", rq->api_url,
+	if (!rc && (size_t)snprintf(url, size, "%.*s/projects/%s/merge_"
+				    "requests?state=merged&order_by=updated_at"
+				    "&sort=asc&per_page=%d%s%s", (int)n,
+				    rq->api_url,
 				    strbuf_str(&proj), GITLAB_QUICK_PER_PAGE,
 				    rq->after_ms >= 0 ? "&updated_after=" : "",
 				    rq->after_ms >= 0 ? strbuf_str(&when) : "")
