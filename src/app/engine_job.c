@@ -445,12 +445,15 @@ static int run(const struct engine_settings *s, const struct engine_job *j,
 	struct engine_warm *w = warm ? warm : &cold;
 	struct st_error err;
 	double t0 = cpu_ms();
+	unsigned quick_requests;
 	int rc;
 
 	/* before the repository file, the mirror, the MR cache: a poll
 	 * where nothing moved touches none of them */
 	if (engine_quick_try(s, j, conns, r))
 		return r->report.status;
+	quick_requests = r->report.api_requests; /* a quick check's */
+	r->report.api_requests = 0;
 	st_error_clear(&err);
 	r->warm = warm && warm->forge;
 	rc = job_setup(s, w, cancel, &err);
@@ -468,6 +471,7 @@ static int run(const struct engine_settings *s, const struct engine_job *j,
 		labels_free(cold.labels);
 		release_warm_release(&cold.rw);
 	}
+	r->report.api_requests += quick_requests;
 	r->cpu_ms += cpu_ms() - t0;
 	return r->report.status;
 }

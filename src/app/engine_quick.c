@@ -329,7 +329,8 @@ static int refs_same(struct http_client *c, const struct engine_settings *s,
 /* NULL when unchanged, else why the full cycle runs. */
 static const char *check(const struct engine_settings *s,
 			 const struct engine_quick *q,
-			 struct engine_conns *conns, char *why, size_t size)
+			 struct engine_conns *conns, unsigned *rest,
+			 char *why, size_t size)
 {
 	struct http_client *own = NULL, *c;
 	struct st_error e;
@@ -340,8 +341,9 @@ static const char *check(const struct engine_settings *s,
 	if ((res = usable(s, q, &e)))
 		return res;
 	if (!(c = conn_for(conns, s, &own, &e)))
-		res = "no HTTP client";
-	else if (mrs_same(c, s, q, &same, &e) != 0)
+		return "no HTTP client";
+	*rest = 1; /* sent, whatever comes back */
+	if (mrs_same(c, s, q, &same, &e) != 0)
 		res = "merged MR listing failed";
 	else if (!same)
 		res = "merged MRs changed";
@@ -364,18 +366,20 @@ bool engine_quick_try(const struct engine_settings *s,
 	double t0 = cpu_now_ms();
 	char buf[sizeof(r->quick_why)];
 	const char *why;
+	unsigned rest = 0;
 
 	if (j->kind != ENGINE_JOB_RECONCILE || !j->quick_ok ||
 	    !j->quick.valid)
 		return false;
-	why = check(s, &j->quick, conns, buf, sizeof(buf));
+	why = check(s, &j->quick, conns, &rest, buf, sizeof(buf));
 	r->cpu_ms += cpu_now_ms() - t0;
+	/* counted with the full cycle's requests when one follows */
+	r->report.api_requests = rest;
 	if (why) {
 		snprintf(r->quick_why, sizeof(r->quick_why), "%s", why);
 		return false;
 	}
 	r->quick_outcome = ENGINE_QUICK_UNCHANGED;
 	r->report.status = j->quick.status;
-	r->report.api_requests = 1;
 	return true;
 }
