@@ -95,6 +95,12 @@ enum engine_job_kind {
 	 * target branch, web URL), plan its merge, set the commit status on
 	 * the head GitLab names. Nothing from a webhook is used. */
 	ENGINE_JOB_CHECK_MR = 2,
+	/* --- preflight (issue 13) --- */
+	/* The --assess checks of the project (assess.h), GET requests only,
+	 * with the repository file's settings as the mirror has them:
+	 * result in engine_result.assess. */
+	ENGINE_JOB_ASSESS = 3,
+	/* --- end preflight --- */
 };
 
 struct engine_job {
@@ -124,6 +130,34 @@ struct engine_check {
 	char error[ST_ERROR_MSG_MAX];
 };
 
+/* --- preflight (issue 13) --- */
+#define ENGINE_ASSESS_MAX 32        /* problems carried back (the rest
+				     * counted in n_more) */
+#define ENGINE_ASSESS_TEXT_MAX 512  /* bytes of a problem or a fix */
+
+enum engine_assess_severity {
+	ENGINE_ASSESS_ERROR = 0,    /* the project cannot be released */
+	ENGINE_ASSESS_WARNING = 1,  /* works, but worse */
+};
+
+struct engine_assess_problem {
+	enum engine_assess_severity severity;
+	char check[16];
+	char problem[ENGINE_ASSESS_TEXT_MAX];
+	char fix[ENGINE_ASSESS_TEXT_MAX];
+};
+
+/* An ENGINE_JOB_ASSESS's findings (assess.h's, bounded). items is
+ * owned (engine_result_release frees it). */
+struct engine_assess {
+	bool ran;                   /* the job was an assessment */
+	size_t errors, warnings;    /* of every problem, n_more included */
+	size_t n;                   /* problems in items (<= ASSESS_MAX) */
+	size_t n_more;              /* found but not carried */
+	struct engine_assess_problem *items;
+};
+/* --- end preflight --- */
+
 /* What a job found and did. */
 struct engine_result {
 	struct release_report report;
@@ -135,6 +169,9 @@ struct engine_result {
 	/* Worker-side facts for metrics (not part of --json). */
 	bool warm;                  /* the worker had the project's state */
 	double cpu_ms;              /* user+system CPU of the job (worker) */
+	/* --- preflight (issue 13) --- */
+	struct engine_assess assess; /* ENGINE_JOB_ASSESS only */
+	/* --- end preflight --- */
 };
 
 void engine_result_init(struct engine_result *r);

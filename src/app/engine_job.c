@@ -4,6 +4,7 @@
  * MR re-read from the API. The webhook that asked for a check only chose
  * the MR: its sha, labels, target branch and URL come from GitLab here.
  */
+#include "assess.h"
 #include "engine.h"
 #include "engine_repofile.h"
 
@@ -408,6 +409,27 @@ static int with_repo_file(const struct engine_settings *s,
 	return ST_OK;
 }
 
+/* --- preflight (issue 13) --- */
+/* The assessment with the repository file's settings as the mirror has
+ * them (its tag and branch prefixes name what is checked): no fetch, and
+ * nothing posted; a bad file is the reconciliation's to report, the
+ * daemon's settings are assessed meanwhile (docs/fleet.md). */
+static int run_assess(const struct engine_settings *s, struct engine_warm *w,
+		      struct engine_result *r, struct st_error *err)
+{
+	struct config_project cfg;
+	struct repofile_info info;
+	bool own = engine_repo_settings(s, w->rw.repo, &cfg, &info, err) == 0;
+	int rc;
+
+	st_error_clear(err);
+	rc = assess_job(own ? &cfg : &s->cfg, w->forge, &r->assess, err);
+	if (own)
+		config_project_release(&cfg);
+	return rc;
+}
+/* --- end preflight --- */
+
 static int run_job_kind(const struct engine_settings *s,
 			const struct engine_job *j, struct engine_warm *w,
 			struct engine_result *r, struct st_error *err)
@@ -417,6 +439,8 @@ static int run_job_kind(const struct engine_settings *s,
 	int rc;
 
 	memset(&eff, 0, sizeof(eff));
+	if (j->kind == ENGINE_JOB_ASSESS) /* preflight (issue 13) */
+		return run_assess(s, w, r, err);
 	rc = with_repo_file(s, w, &eff, &own, err);
 	if (rc) {
 		config_project_release(&eff.cfg);
