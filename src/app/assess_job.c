@@ -8,6 +8,7 @@
 #include "assess.h"
 #include "engine.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,22 @@ static void copy_cut(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* A missing impact label stops no release (the daemon creates the
+ * labels itself, daemon_fleet.c): in the daemon it is a warning. Every
+ * other error would make a cycle fail, or refuse every MR. */
+static bool blocks(const struct assess_problem *p)
+{
+	return p->severity == ASSESS_ERROR && strcmp(p->check, "labels") != 0;
+}
+
 static void copy_result(const struct assess_result *a, struct engine_assess *out)
 {
 	size_t n = a->len < ENGINE_ASSESS_MAX ? a->len : ENGINE_ASSESS_MAX;
 
 	out->ran = true;
-	out->errors = a->errors;
-	out->warnings = a->len - a->errors;
+	for (size_t i = 0; i < a->len; i++)
+		out->errors += blocks(&a->items[i]);
+	out->warnings = a->len - out->errors;
 	out->items = n ? calloc(n, sizeof(*out->items)) : NULL;
 	out->n = out->items ? n : 0;
 	out->n_more = a->len - out->n;
@@ -40,8 +50,8 @@ static void copy_result(const struct assess_result *a, struct engine_assess *out
 		const struct assess_problem *p = &a->items[i];
 		struct engine_assess_problem *q = &out->items[i];
 
-		q->severity = p->severity == ASSESS_ERROR ? ENGINE_ASSESS_ERROR
-							  : ENGINE_ASSESS_WARNING;
+		q->severity = blocks(p) ? ENGINE_ASSESS_ERROR
+					: ENGINE_ASSESS_WARNING;
 		copy_cut(q->check, sizeof(q->check), p->check);
 		copy_cut(q->problem, sizeof(q->problem), p->problem);
 		copy_cut(q->fix, sizeof(q->fix), p->fix);

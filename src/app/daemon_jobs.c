@@ -86,6 +86,8 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 	struct worker_outcome o;
 	unsigned releases = 0;
 
+	if (!preflight_gate(d, rt, out)) /* preflight (issue 13) */
+		return;
 	engine_result_init(&r);
 	log_debug("%s: reconciling (%s)", name, why);
 	run_job(d, rt, &j, CYCLE_DEADLINE_S, &r, &o);
