@@ -195,4 +195,24 @@ int engine_run(const struct engine_settings *s, const struct engine_job *j,
 	       struct engine_warm *warm, const atomic_int *cancel,
 	       struct engine_result *r);
 
+/* --- repository settings file for --once (issue 13) --- */
+/*
+ * Run fn with the project's repository settings file (CONFIG_REPO_FILE,
+ * engine_repofile.h) over s->cfg, by the rule every engine job follows:
+ * read from s->state_dir's mirror (a first run without one fetches it
+ * first, with a planning pass that writes nothing); a bad file is
+ * ST_ECONFIG naming file:line:key, with a failed `semver-tagger` status
+ * on the commit that changed it unless s->dry_run, and fn is not called.
+ * forge and labels are the caller's (labels: s->cfg's patterns); fn gets
+ * the effective settings and labels, valid during the call.
+ */
+typedef int (*engine_with_fn)(const struct engine_settings *eff,
+			      const struct labels *labels, void *ctx,
+			      struct st_error *err);
+int engine_with_repo_settings(const struct engine_settings *s,
+			      struct forge *forge, struct labels *labels,
+			      engine_with_fn fn, void *ctx,
+			      struct st_error *err);
+/* --- end repository settings file for --once --- */
+
 #endif

@@ -381,7 +381,9 @@ static int with_repo_file(const struct engine_settings *s,
 
 	*eff = *s;
 	rc = engine_repo_settings(s, w->rw.repo, &eff->cfg, &info, err);
-	if (!s->dry_run && ((rc == 0 && !info.mirror) || rc == ST_ECONFIG)) {
+	/* the fetch pass writes nothing: a dry run fetches too (a first
+	 * --once --dry-run previews with the file; a fix is seen) */
+	if ((rc == 0 && !info.mirror) || rc == ST_ECONFIG) {
 		config_project_release(&eff->cfg);
 		fetch_pass(s, w);
 		st_error_clear(err);
@@ -429,6 +431,28 @@ static int run_assess(const struct engine_settings *s, struct engine_warm *w,
 	return rc;
 }
 /* --- end preflight --- */
+
+/* --- repository settings file for --once (issue 13) --- */
+int engine_with_repo_settings(const struct engine_settings *s,
+			      struct forge *forge, struct labels *labels,
+			      engine_with_fn fn, void *ctx,
+			      struct st_error *err)
+{
+	struct engine_warm w = { .forge = forge, .labels = labels };
+	struct engine_settings eff;
+	struct labels *own = NULL;
+	int rc;
+
+	memset(&eff, 0, sizeof(eff));
+	rc = with_repo_file(s, &w, &eff, &own, err);
+	if (rc == 0)
+		rc = fn(&eff, own ? own : labels, ctx, err);
+	labels_free(own);
+	config_project_release(&eff.cfg);
+	release_warm_release(&w.rw); /* the fetch pass's mirror */
+	return rc;
+}
+/* --- end repository settings file for --once --- */
 
 static int run_job_kind(const struct engine_settings *s,
 			const struct engine_job *j, struct engine_warm *w,
