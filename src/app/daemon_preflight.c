@@ -322,7 +322,7 @@ static int run_assess(struct daemon *d, struct project_rt *rt,
 
 /* Blocked: the turn's outcome is the refusal (the scheduler polls again
  * at the project's interval, /healthz and /metrics see it). */
-static void block(struct project_rt *rt, const struct engine_assess *a,
+static void block(const struct engine_assess *a,
 		  const struct worker_outcome *o, struct sched_outcome *out,
 		  char *reason, size_t size)
 {
@@ -334,7 +334,6 @@ static void block(struct project_rt *rt, const struct engine_assess *a,
 	snprintf(reason, size, "preflight: %s: %s (fix: %s)",
 		 q ? q->check : "?", q ? q->problem : "?", q ? q->fix : "?");
 	snprintf(out->error, sizeof(out->error), "%s", reason);
-	(void)rt;
 }
 
 bool preflight_gate(struct daemon *d, struct project_rt *rt,
@@ -360,7 +359,7 @@ bool preflight_gate(struct daemon *d, struct project_rt *rt,
 			       : o.error[0] ? o.error : st_status_name(rc));
 	} else {
 		if (r.assess.errors) {
-			block(rt, &r.assess, &o, out, reason, sizeof(reason));
+			block(&r.assess, &o, out, reason, sizeof(reason));
 			go = false;
 		}
 		record(d, name, sfp, &r.assess, reason);
