@@ -127,6 +127,25 @@ class PreflightDaemon(DaemonTest):
         self.assertEqual([b["project"] for b in h["preflight"]], ["grp/app"])
         self.assertEqual(p.tags(), [])
 
+    def test_group_projects_are_assessed_each_on_its_own(self):
+        good = self.project("plat/good")
+        bad = self.project("plat/sub/bad")
+        for p in (good, bad):
+            p.mr("Fix", ["ImpactPatch"])
+        self.standin.ctl("PUT", bad.c("/push_rule"), {"reject_unsigned_commits": True})
+        d = self.daemon([], global_extra='[group "plat"]\n')
+        wait_for(lambda: good.tags() == ["0.0.1"], what="the good project's release")
+        wait_for(lambda: d.find_log("plat/sub/bad: " + BLOCKED),
+                 what="the other project held back")
+        self.assertIn("push-rule:", d.find_log(BLOCKED)[0])
+        self.assertEqual(len(d.find_log(BLOCKED)), 1, d.logs())
+        self.assertEqual(bad.tags(), [])
+        self.assertEqual(self.gauge(d, bad, "error"), 1)
+        self.assertEqual(self.gauge(d, good, "error"), 0)
+        status, h = self.healthz(d)
+        self.assertEqual(status, 200, h)
+        self.assertEqual([b["project"] for b in h["preflight"]], ["plat/sub/bad"])
+
 
 if __name__ == "__main__":
     import unittest

@@ -528,6 +528,20 @@ class RepoFileOnce(OnceTest):
                           % (CONF, line, key), r.err)
             self.assertEqual(p.tags(), [])
         self.assertNotIn("/etc/shadow", repr(self.standin.ctl("GET", "/__control__/requests")))
+
+    def test_merge_request_pipeline_follows_the_files_label_patterns(self):
+        p = Project(self.standin, files={CONF: "label_minor = kind/feature\n"})
+        p.tag("1.0.0", "main")
+        mr = p.mr("Pending", ["kind/feature"], merge=False)
+        env = dict(CI_MERGE_REQUEST_IID=mr["iid"],
+                   CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main")
+        r = self.run_once(p, CI_MERGE_REQUEST_LABELS="kind/feature", **env)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("1.1.0", r.out + r.err)
+        # the file's pattern replaces the default one
+        r = self.run_once(p, CI_MERGE_REQUEST_LABELS="ImpactMinor", **env)
+        self.assertEqual(r.code, EX_DATAERR, r.err)
+        self.assertEqual(p.tags(), ["1.0.0"])
 # --- end the repository settings file in --once ---
 
 
