@@ -204,14 +204,16 @@ int engine_run(const struct engine_settings *s, const struct engine_job *j,
  * ST_ECONFIG naming file:line:key, with a failed `semver-tagger` status
  * on the commit that changed it unless s->dry_run, and fn is not called.
  * forge and labels are the caller's (labels: s->cfg's patterns); fn gets
- * the effective settings and labels, valid during the call.
+ * the effective settings and labels, valid during the call. check_dir:
+ * an existing state directory must be ours alone (statedir_check) before
+ * its mirror is read; false for a restored CI cache.
  */
 typedef int (*engine_with_fn)(const struct engine_settings *eff,
 			      const struct labels *labels, void *ctx,
 			      struct st_error *err);
 int engine_with_repo_settings(const struct engine_settings *s,
 			      struct forge *forge, struct labels *labels,
-			      engine_with_fn fn, void *ctx,
+			      bool check_dir, engine_with_fn fn, void *ctx,
 			      struct st_error *err);
 /* --- end repository settings file for --once --- */
 

@@ -11,11 +11,13 @@
 #include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/labels.h"
 #include "semver-tagger/policy.h"
+#include "semver-tagger/statedir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define NO_LABEL_DESC "no impact label: add ImpactMajor, ImpactMinor or " \
 		      "ImpactPatch"
@@ -370,16 +372,35 @@ static void fetch_pass(const struct engine_settings *s, struct engine_warm *w)
 	engine_result_release(&scratch);
 }
 
+/* A mirror read from disk (not the warm one) is read only from a state
+ * directory known to be ours (statedir.h), as release_run() would check
+ * it: the file decides what is released. check_dir false: a CI cache,
+ * whose owner and modes say nothing (release_options.ci_cache). */
+static int dir_ready(const struct engine_settings *s,
+		     const struct engine_warm *w, bool check_dir,
+		     struct st_error *err)
+{
+	if (!check_dir || w->rw.repo || access(s->state_dir, F_OK) != 0)
+		return ST_OK;
+	return statedir_check(s->state_dir, err);
+}
+
 /* The job with the repository file's settings over s (eff->cfg owned by
  * the caller); labels compiled again when the file sets patterns. */
 static int with_repo_file(const struct engine_settings *s,
-			  struct engine_warm *w, struct engine_settings *eff,
+			  struct engine_warm *w, bool check_dir,
+			  struct engine_settings *eff,
 			  struct labels **own_labels, struct st_error *err)
 {
 	struct repofile_info info;
 	int rc;
 
 	*eff = *s;
+	rc = dir_ready(s, w, check_dir, err);
+	if (rc) {
+		memset(&eff->cfg, 0, sizeof(eff->cfg)); /* s's, not ours */
+		return rc;
+	}
 	rc = engine_repo_settings(s, w->rw.repo, &eff->cfg, &info, err);
 	/* the fetch pass writes nothing: a dry run fetches too (a first
 	 * --once --dry-run previews with the file; a fix is seen) */
@@ -435,7 +456,7 @@ static int run_assess(const struct engine_settings *s, struct engine_warm *w,
 /* --- repository settings file for --once (issue 13) --- */
 int engine_with_repo_settings(const struct engine_settings *s,
 			      struct forge *forge, struct labels *labels,
-			      engine_with_fn fn, void *ctx,
+			      bool check_dir, engine_with_fn fn, void *ctx,
 			      struct st_error *err)
 {
 	struct engine_warm w = { .forge = forge, .labels = labels };
@@ -444,7 +465,7 @@ int engine_with_repo_settings(const struct engine_settings *s,
 	int rc;
 
 	memset(&eff, 0, sizeof(eff));
-	rc = with_repo_file(s, &w, &eff, &own, err);
+	rc = with_repo_file(s, &w, check_dir, &eff, &own, err);
 	if (rc == 0)
 		rc = fn(&eff, own ? own : labels, ctx, err);
 	labels_free(own);
@@ -465,7 +486,7 @@ static int run_job_kind(const struct engine_settings *s,
 	memset(&eff, 0, sizeof(eff));
 	if (j->kind == ENGINE_JOB_ASSESS) /* preflight (issue 13) */
 		return run_assess(s, w, r, err);
-	rc = with_repo_file(s, w, &eff, &own, err);
+	rc = with_repo_file(s, w, true, &eff, &own, err);
 	if (rc) {
 		config_project_release(&eff.cfg);
 		return rc;

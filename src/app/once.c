@@ -152,6 +152,14 @@ static const char *run_branch(const struct once *o)
 	return b && *b ? b : NULL;
 }
 
+/* In a GitLab CI job: the state directory is a restored cache. */
+static bool in_ci(const struct once *o)
+{
+	const char *ci = config_getenv(o->env, "GITLAB_CI");
+
+	return ci && strcmp(ci, "true") == 0;
+}
+
 static void options(const struct once *o, const struct config_project *cfg,
 		    const struct labels *labels, struct release_options *ro)
 {
@@ -169,8 +177,7 @@ static void options(const struct once *o, const struct config_project *cfg,
 	ro->network_timeout_ms = (long)cfg->total_timeout * 1000;
 	ro->failpoint = config_getenv(o->env, "SEMVER_TAGGER_FAILPOINT");
 	ro->debug = log_threshold() >= LOG_LEVEL_DEBUG;
-	ro->ci_cache = config_getenv(o->env, "GITLAB_CI") &&
-		       strcmp(config_getenv(o->env, "GITLAB_CI"), "true") == 0;
+	ro->ci_cache = in_ci(o);
 }
 
 static void once_release(struct once *o)
@@ -273,12 +280,12 @@ static int run_with(const struct engine_settings *eff,
 	return release_run(&ro, x->o->forge, x->r, err);
 }
 
-/* The repository file refused (file:line:key): said, and in the report
- * (--json's "error", the exit status 78). */
-static void file_refused(struct release_report *r, int rc,
-			 const struct st_error *err)
+/* The run did not start: the repository file refused (file:line:key)
+ * or the state directory not ours. Into the report, which says it (the
+ * log line, --json's "error", the exit status: 78). */
+static void not_run(struct release_report *r, int rc,
+		    const struct st_error *err)
 {
-	log_error("%s", err->msg);
 	r->status = rc;
 	snprintf(r->error, sizeof(r->error), "%s", err->msg);
 }
@@ -308,9 +315,9 @@ int once_main(const struct once_args *a, char **env)
 		o.s.dry_run = a->dry_run;
 		o.s.network_timeout_ms = (long)o.s.cfg.total_timeout * 1000;
 		rc = engine_with_repo_settings(&o.s, o.forge, o.labels,
-					       run_with, &x, &err);
+					       !in_ci(&o), run_with, &x, &err);
 		if (rc && !x.ran)
-			file_refused(&r, rc, &err);
+			not_run(&r, rc, &err);
 		rc = report(&o, &r, x.check);
 	} else {
 		log_error("%s", err.msg);

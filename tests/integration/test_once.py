@@ -529,6 +529,26 @@ class RepoFileOnce(OnceTest):
             self.assertEqual(p.tags(), [])
         self.assertNotIn("/etc/shadow", repr(self.standin.ctl("GET", "/__control__/requests")))
 
+    def test_state_directory_not_ours_is_refused_before_the_file_is_read(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        bad = p.commit("main", {CONF: "api_url = http://127.0.0.1:1/api/v4\n"})
+        p.mr("Fix 2", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)  # fetches the file
+        pdir = os.path.join(self.state, "projects", str(p.id))
+        os.chmod(pdir, 0o777)
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(pdir, r.err)
+        self.assertIn("chmod go-w", r.err)
+        self.assertNotIn("api_url", r.err, "the planted mirror was not read")
+        self.assertEqual(self.statuses(p, bad), [])
+        os.chmod(pdir, 0o700)
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(CONF + ":1: key 'api_url' is not allowed", r.err)
+
     def test_merge_request_pipeline_follows_the_files_label_patterns(self):
         p = Project(self.standin, files={CONF: "label_minor = kind/feature\n"})
         p.tag("1.0.0", "main")
