@@ -435,14 +435,16 @@ static int with_repo_file(const struct engine_settings *s,
 /* --- preflight (issue 13) --- */
 /* The assessment with the repository file's settings as the mirror has
  * them (its tag and branch prefixes name what is checked): no fetch, and
- * nothing posted; a bad file is the reconciliation's to report, the
- * daemon's settings are assessed meanwhile (docs/fleet.md). */
+ * nothing posted; a bad file (or a state folder not ours) is the
+ * reconciliation's to report, the daemon's settings are assessed
+ * meanwhile (docs/fleet.md). */
 static int run_assess(const struct engine_settings *s, struct engine_warm *w,
 		      struct engine_result *r, struct st_error *err)
 {
 	struct config_project cfg;
 	struct repofile_info info;
-	bool own = engine_repo_settings(s, w->rw.repo, &cfg, &info, err) == 0;
+	bool own = dir_ready(s, w, true, err) == 0 &&
+		   engine_repo_settings(s, w->rw.repo, &cfg, &info, err) == 0;
 	int rc;
 
 	st_error_clear(err);
