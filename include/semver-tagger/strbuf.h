@@ -8,6 +8,7 @@
 #define SEMVER_TAGGER_STRBUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct strbuf {
@@ -15,6 +16,8 @@ struct strbuf {
 	size_t len; /* bytes used, excluding the NUL */
 	size_t cap; /* bytes allocated */
 	size_t max; /* most bytes len may reach; appends past it fail */
+	bool lost;  /* an append failed since init/reset: the text is cut
+		     * (for writers that check once at the end) */
 };
 
 /* Initialise an empty buffer that may hold at most max bytes. */

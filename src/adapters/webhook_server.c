@@ -265,24 +265,42 @@ static int fill_page(struct webhook_server *s, enum page p,
 	}
 }
 
+/* A page's text is built whole, then handed to libmicrohttpd without a
+ * copy. /metrics is ~1.8 KB per project (18 MB at 10,000): its cap is
+ * PAGE_METRICS_MAX. A page cut by its cap or by memory is answered 500,
+ * never as a truncated 200 a scraper would half-parse. */
+#define PAGE_MAX (16u * 1024 * 1024)
+#define PAGE_METRICS_MAX (64u * 1024 * 1024)
+#define PAGE_CUT "the page does not fit in memory or its size cap\n"
+
 static enum MHD_Result get_page(struct webhook_server *s,
 				struct MHD_Connection *c, enum page p)
 {
 	struct strbuf body;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	size_t len;
+	char *text;
 	int status;
 
 	if (p != PAGE_HEALTH && !read_allowed(s, c))
 		return unauthorized(c);
-	strbuf_init(&body, 16u * 1024 * 1024);
+	strbuf_init(&body, p == PAGE_METRICS ? PAGE_METRICS_MAX : PAGE_MAX);
 	status = fill_page(s, p, &body);
-	r = MHD_create_response_from_buffer(body.len,
-					    (void *)(uintptr_t)strbuf_str(&body),
-					    MHD_RESPMEM_MUST_COPY);
-	strbuf_release(&body);
-	if (!r)
+	if (body.lost) {
+		strbuf_reset(&body);
+		strbuf_adds(&body, PAGE_CUT);
+		status = 500;
+	}
+	len = body.len;
+	text = strbuf_detach(&body);
+	r = text ? MHD_create_response_from_buffer(len, text,
+						   MHD_RESPMEM_MUST_FREE)
+		 : NULL;
+	if (!r) {
+		free(text);
 		return MHD_NO;
+	}
 	page_headers(r, p);
 	ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);

@@ -20,6 +20,7 @@
  * decides a release (the engine re-reads everything).
  */
 #include "daemon_internal.h"
+#include "metrics.h"
 
 #include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/log.h"
@@ -453,33 +454,34 @@ int fleet_on_project_event(struct daemon *d, const struct webhook_event *ev,
 	return 202;
 }
 
+static void group_sample(struct strbuf *body, const char *name,
+			 const char *group, uint64_t value)
+{
+	strbuf_addf(body, "%s{group=\"", name);
+	metrics_label_escape(body, group);
+	strbuf_addf(body, "\"} %llu\n", (unsigned long long)value);
+}
+
 void fleet_metrics(struct daemon *d, struct strbuf *body)
 {
 	struct daemon_fleet *f = d->fleet;
-	struct gen *g;
 
 	if (!f)
 		return;
-	g = gen_get(d);
 	strbuf_adds(body, "# HELP semver_tagger_group_polls_total Group merge "
 		    "request listings (poll rounds) per [group].\n"
 		    "# TYPE semver_tagger_group_polls_total counter\n");
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0; i < f->n; i++)
-		strbuf_addf(body, "semver_tagger_group_polls_total{group=\"%s\"}"
-			    " %llu\n", f->p[i].path,
-			    (unsigned long long)f->p[i].rounds);
+		group_sample(body, "semver_tagger_group_polls_total",
+			     f->p[i].path, f->p[i].rounds);
 	strbuf_adds(body, "# HELP semver_tagger_group_poll_requests_total API "
 		    "requests of the group listings.\n"
 		    "# TYPE semver_tagger_group_poll_requests_total counter\n");
 	for (size_t i = 0; i < f->n; i++)
-		strbuf_addf(body, "semver_tagger_group_poll_requests_total"
-			    "{group=\"%s\"} %llu\n", f->p[i].path,
-			    (unsigned long long)f->p[i].requests);
+		group_sample(body, "semver_tagger_group_poll_requests_total",
+			     f->p[i].path, f->p[i].requests);
 	pthread_mutex_unlock(&f->mu);
-	strbuf_addf(body, "# HELP semver_tagger_projects Projects released "
-		    "(configured and discovered).\n"
-		    "# TYPE semver_tagger_projects gauge\n"
-		    "semver_tagger_projects %zu\n", g->n);
-	gen_unref(g);
+	/* semver_tagger_projects (configured and discovered) is
+	 * metrics_render's: a family declared twice fails the scrape */
 }

@@ -286,9 +286,9 @@ static void unrun(struct daemon *d, const char *name, const char *error)
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (say)
-		log_warning("%s: preflight: the assessment could not run (%s); "
-			    "reconciling anyway, assessing again next cycle",
-			    name, error);
+		log_info("%s: preflight: the assessment could not run (%s); "
+			 "reconciling anyway, assessing again next cycle",
+			 name, error);
 }
 
 static bool passed_already(struct daemon_preflight *p, const char *name,

@@ -149,6 +149,7 @@ static void entry_free(struct scheduler *s, struct entry *e)
 	if (e->data && s->h.unref)
 		s->h.unref(e->data);
 	free_items(s, e->items, e->n_items);
+	free(e->st.last_error);
 	free(e->name);
 	free(e);
 }
@@ -181,6 +182,30 @@ static struct entry *pick(struct scheduler *s, int64_t now, int64_t *next)
 	return best;
 }
 
+/* The entry's last error: NULL when empty, else a copy cut at
+ * SCHED_MSG_MAX - 1 bytes (kept when out of memory: a stale message
+ * beats none). */
+static void set_last_error(struct sched_stats *st, const char *msg)
+{
+	size_t n = strnlen(msg, SCHED_MSG_MAX - 1);
+	char *copy;
+
+	if (n == 0) {
+		free(st->last_error);
+		st->last_error = NULL;
+		return;
+	}
+	if (st->last_error && strncmp(st->last_error, msg, n) == 0 &&
+	    st->last_error[n] == '\0')
+		return;
+	if (!(copy = malloc(n + 1)))
+		return;
+	memcpy(copy, msg, n);
+	copy[n] = '\0';
+	free(st->last_error);
+	st->last_error = copy;
+}
+
 static void record(struct scheduler *s, struct entry *e,
 		   const struct sched_outcome *out, int64_t now)
 {
@@ -202,8 +227,7 @@ static void record(struct scheduler *s, struct entry *e,
 			st->duration_buckets[i]++;
 	st->last_cycle_unix = unix_now();
 	st->last_status = status;
-	snprintf(st->last_error, sizeof(st->last_error), "%s",
-		 status ? out->error : "");
+	set_last_error(st, status ? out->error : "");
 	if (status < 0 && -status < SCHED_ERROR_CLASSES)
 		st->errors[-status]++;
 	failed = status != ST_OK && status != ST_EREFUSED &&
@@ -455,7 +479,7 @@ int scheduler_set_projects(struct scheduler *s, const struct sched_project *p,
 			spread = (uint64_t)p[i].interval_s * 1000;
 
 		if (fresh[i]) {
-			snprintf(e->st.name, sizeof(e->st.name), "%s", e->name);
+			e->st.name = e->name;
 			e->due_ms = now + (int64_t)(rnd(s) * (double)spread);
 		} else if (trigger) {
 			e->want_cycle = true;
@@ -564,25 +588,54 @@ out:
 	return ok;
 }
 
+/* Bytes of the strings a snapshot of e copies (with their NULs). */
+static size_t snapshot_strings(const struct entry *e)
+{
+	return strlen(e->name) + 1 +
+	       (e->st.last_error ? strlen(e->st.last_error) : 0) + 1;
+}
+
+static const char *arena_copy(char **arena, const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+	char *at = *arena;
+
+	if (n)
+		memcpy(at, text, n);
+	at[n] = '\0';
+	*arena += n + 1;
+	return at;
+}
+
+/* One block: the array, then the strings it points to; free() frees
+ * both. */
 int scheduler_snapshot(struct scheduler *s, struct sched_stats **out,
 		       size_t *n)
 {
 	struct sched_stats *st;
-	size_t k = 0;
+	size_t k = 0, bytes = 0;
 	int64_t now = mono_ms();
+	char *arena;
 
 	pthread_mutex_lock(&s->lock);
-	st = calloc(s->n ? s->n : 1, sizeof(*st));
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->e[i]->removed)
+			bytes += snapshot_strings(s->e[i]);
+	st = malloc((s->n ? s->n : 1) * sizeof(*st) + bytes);
 	if (!st) {
 		pthread_mutex_unlock(&s->lock);
 		return -1;
 	}
+	arena = (char *)(st + (s->n ? s->n : 1));
 	for (size_t i = 0; i < s->n; i++) {
 		struct entry *e = s->e[i];
 
 		if (e->removed)
 			continue;
 		st[k] = e->st;
+		st[k].name = arena_copy(&arena, e->name);
+		st[k].last_error = (char *)arena_copy(&arena,
+						      e->st.last_error);
 		st[k].running = e->running;
 		st[k].running_ms = e->running ? now - e->started_ms : 0;
 		st[k].next_in_ms = e->running ||
@@ -624,12 +677,12 @@ bool scheduler_stats_healthy(const struct sched_stats *st,
 				 st->last_status == ST_ECONFIG ||
 				 st->last_status == ST_ENOTFOUND)) {
 		snprintf(why, why_size, "%s: %s", st_status_name(st->last_status),
-			 st->last_error);
+			 st->last_error ? st->last_error : "");
 		return false;
 	}
 	if (st->failures >= unhealthy_after) {
 		snprintf(why, why_size, "%u failed reconciliations in a row: %s",
-			 st->failures, st->last_error);
+			 st->failures, st->last_error ? st->last_error : "");
 		return false;
 	}
 	return true;

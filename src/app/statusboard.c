@@ -422,7 +422,8 @@ static void fill_project(const struct sched_stats *st,
 	p->last_cycle_unix = st->last_cycle_unix;
 	p->last_success_unix = st->last_success_unix;
 	p->result = st_status_name(st->last_status);
-	snprintf(r->error, sizeof(r->error), "%s", st->last_error);
+	snprintf(r->error, sizeof(r->error), "%s",
+		 st->last_error ? st->last_error : "");
 	log_redact(r->error);
 	p->error = st->last_status && r->error[0] ? r->error : NULL;
 	p->failures = st->failures;

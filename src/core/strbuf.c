@@ -13,6 +13,7 @@ void strbuf_init(struct strbuf *sb, size_t max)
 	sb->len = 0;
 	sb->cap = 0;
 	sb->max = max;
+	sb->lost = false;
 }
 
 void strbuf_release(struct strbuf *sb)
@@ -28,6 +29,7 @@ void strbuf_release(struct strbuf *sb)
 void strbuf_reset(struct strbuf *sb)
 {
 	sb->len = 0;
+	sb->lost = false;
 	if (sb->buf)
 		sb->buf[0] = '\0';
 }
@@ -37,8 +39,10 @@ static int strbuf_grow(struct strbuf *sb, size_t extra)
 	size_t want, cap;
 	char *p;
 
-	if (extra > sb->max || sb->len > sb->max - extra)
+	if (extra > sb->max || sb->len > sb->max - extra) {
+		sb->lost = true;
 		return ST_ETOOBIG;
+	}
 	want = sb->len + extra + 1;
 	if (want <= sb->cap)
 		return ST_OK;
@@ -46,8 +50,10 @@ static int strbuf_grow(struct strbuf *sb, size_t extra)
 	while (cap < want)
 		cap = cap > ((size_t)-1) / 2 ? want : cap * 2;
 	p = realloc(sb->buf, cap);
-	if (!p)
+	if (!p) {
+		sb->lost = true;
 		return ST_ENOMEM;
+	}
 	sb->buf = p;
 	sb->cap = cap;
 	return ST_OK;

@@ -1574,7 +1574,7 @@ class Handler(fleet.FleetHandlers, BaseHTTPRequestHandler):
         method = self.command
         route, handler, groups = self.route_of(method, path)
         entry = {"method": method, "path": path, "query": self.query_string, "route": route,
-                 "status": None, "auth": self.auth_kind()}
+                 "status": None, "auth": self.auth_kind(), "t": time.time()}
         s.count(route, entry)
         fault = s.take_fault(method, path, route)
         if fault:

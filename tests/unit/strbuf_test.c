@@ -14,13 +14,17 @@ START_TEST(test_cap)
 	strbuf_init(&sb, 8);
 	ck_assert_str_eq(strbuf_str(&sb), "");
 	ck_assert_int_eq(strbuf_adds(&sb, "12345"), 0);
+	ck_assert(!sb.lost);
 	ck_assert_int_eq(strbuf_adds(&sb, "6789"), ST_ETOOBIG);
+	ck_assert(sb.lost); /* sticky: a writer that checks once sees it */
 	ck_assert_str_eq(strbuf_str(&sb), "12345"); /* unchanged */
 	ck_assert_int_eq(strbuf_addf(&sb, "%d", 678), 0);
 	ck_assert_str_eq(strbuf_str(&sb), "12345678");
 	ck_assert_int_eq(strbuf_addf(&sb, "%s", "x"), ST_ETOOBIG);
 	ck_assert_uint_eq(sb.len, 8);
+	ck_assert(sb.lost);
 	strbuf_reset(&sb);
+	ck_assert(!sb.lost);
 	ck_assert_str_eq(strbuf_str(&sb), "");
 	strbuf_release(&sb);
 	strbuf_release(NULL);
