@@ -398,23 +398,33 @@ void preflight_metrics(struct daemon *d, struct strbuf *body)
 	gen_unref(g);
 }
 
+static bool blocked_now(const struct pf_entry *e)
+{
+	return e && e->assessed && !e->passed;
+}
+
+/* Two passes under the lock: a probe of /healthz allocates only for
+ * the projects held back, not for every project. */
 size_t preflight_blocked(struct daemon *d, struct metrics_blocked **out)
 {
 	struct daemon_preflight *p = d->preflight;
-	struct metrics_blocked *v;
+	struct metrics_blocked *v = NULL;
 	struct gen *g;
-	size_t n = 0;
+	size_t n = 0, want = 0;
 
 	*out = NULL;
 	if (!p)
 		return 0;
 	g = gen_get(d);
-	v = calloc(g->n + 1, sizeof(*v));
 	pthread_mutex_lock(&p->mu);
-	for (size_t i = 0; v && i < g->n; i++) {
+	for (size_t i = 0; i < g->n; i++)
+		want += blocked_now(entry_get(p, g->p[i].s.section));
+	if (want)
+		v = calloc(want, sizeof(*v));
+	for (size_t i = 0; v && i < g->n && n < want; i++) {
 		const struct pf_entry *e = entry_get(p, g->p[i].s.section);
 
-		if (!e || !e->assessed || e->passed)
+		if (!blocked_now(e))
 			continue;
 		snprintf(v[n].project, sizeof(v[n].project), "%s", e->section);
 		v[n].errors = e->errors;
