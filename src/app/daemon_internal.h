@@ -136,6 +136,11 @@ void preflight_free(struct daemon_preflight *p);
  * the assessment found errors). Runs on the project's turn thread. */
 bool preflight_gate(struct daemon *d, struct project_rt *rt,
 		    struct sched_outcome *out);
+/* After a reconciliation: a write GitLab refused (a goal failed on a
+ * refusal or the token) makes the next cycle assess again, since
+ * permissions change without the project's settings changing. */
+void preflight_after(struct daemon *d, struct project_rt *rt,
+		     const struct engine_result *r);
 /* Append the per-project gauges to /metrics. */
 void preflight_metrics(struct daemon *d, struct strbuf *body);
 /* The projects of the running generation it keeps from releasing

@@ -103,6 +103,7 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 	out->api_requests = r.report.api_requests;
 	snprintf(out->error, sizeof(out->error), "%s", r.report.error);
 	report_log(rt, &r, &releases);
+	preflight_after(d, rt, &r); /* preflight (issue 13) */
 	statusboard_cycle(d->board, name, rt->s.cfg.tag_prefix, &r.report);
 	out->releases = releases;
 	if (releases && !d->stopping)

@@ -368,6 +368,37 @@ bool preflight_gate(struct daemon *d, struct project_rt *rt,
 	return go;
 }
 
+static bool goals_failed(const struct release_goal_report *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i].state == GOAL_STATE_FAILED)
+			return true;
+	return false;
+}
+
+void preflight_after(struct daemon *d, struct project_rt *rt,
+		     const struct engine_result *r)
+{
+	const struct release_report *rep = &r->report;
+	struct daemon_preflight *p = d->preflight;
+	struct pf_entry *e;
+	bool failed = goals_failed(rep->maintenance, rep->n_maintenance);
+
+	if (!p || (rep->status != ST_EREFUSED && rep->status != ST_EAUTH))
+		return;
+	for (size_t i = 0; i < rep->n_branches && !failed; i++)
+		failed = goals_failed(rep->branches[i].goals,
+				      rep->branches[i].n_goals);
+	if (!failed)
+		return; /* a plan refused (labels, ...): no write was tried */
+	pthread_mutex_lock(&p->mu);
+	if ((e = entry_of(p, rt->s.section)))
+		e->assessed = false;
+	pthread_mutex_unlock(&p->mu);
+	log_debug("%s: preflight: a write was refused: assessing again "
+		  "before the next cycle", rt->s.section);
+}
+
 /* Only the projects of g (a project that left keeps its entry). */
 void preflight_metrics(struct daemon *d, struct strbuf *body)
 {

@@ -127,6 +127,30 @@ class PreflightDaemon(DaemonTest):
         self.assertEqual([b["project"] for b in h["preflight"]], ["grp/app"])
         self.assertEqual(p.tags(), [])
 
+    def test_a_refused_write_makes_the_next_cycle_assess_again(self):
+        p = self.project()
+        p.mr("Fix", ["ImpactPatch"])
+        d = self.daemon([p], poll_interval=1)
+        wait_for(lambda: p.tags() == ["0.0.1"], what="the first release")
+        assessed = len([r for r in self.requests() if r["route"] == TOKEN_SELF])
+        self.assertEqual(assessed, 1)
+        # the permissions change, the settings do not: the next release's
+        # branch push is refused, and the preflight is asked again
+        self.standin.ctl("PUT", p.c("/push_rule"), {"branch_name_regex": "^main$"})
+        p.mr("Feature", ["ImpactMinor"])
+        wait_for(lambda: d.find_log(BLOCKED), what="the preflight naming it")
+        line = d.find_log(BLOCKED)[0]
+        self.assertIn("push-rule: ", line)
+        self.assertIn("^main$", line)
+        c = d.cycles(p.path)
+        wait_for(lambda: d.cycles(p.path) >= c + 2, what="two more polls")
+        self.assertEqual(len(d.find_log(BLOCKED)), 1, d.logs())
+        self.assertEqual(self.gauge(d, p, "error"), 1)
+        self.standin.ctl("PUT", p.c("/push_rule"), {"branch_name_regex": ""})
+        wait_for(lambda: "0.1.0" in p.tags(), what="the release after the fix")
+        wait_for(lambda: p.heads().get("release/0.1"), what="its branch")
+        self.assertEqual(self.gauge(d, p, "error"), 0)
+
     def test_group_projects_are_assessed_each_on_its_own(self):
         good = self.project("plat/good")
         bad = self.project("plat/sub/bad")
