@@ -213,10 +213,12 @@ static void log_problems(const char *name, const struct engine_assess *a)
 		for (size_t i = 0; i < a->n; i++)
 			if ((int)a->items[i].severity == pass)
 				add_part(&sb, &a->items[i], &more);
-	if (a->errors)
-		log_warning("%s: preflight: not released until fixed: %s%s%zu%s",
-			    name, strbuf_str(&sb), more ? " (and " : "", more,
-			    more ? " more)" : "");
+	if (a->errors && more)
+		log_warning("%s: preflight: not released until fixed: %s (and "
+			    "%zu more)", name, strbuf_str(&sb), more);
+	else if (a->errors)
+		log_warning("%s: preflight: not released until fixed: %s",
+			    name, strbuf_str(&sb));
 	else
 		log_warning("%s: preflight: assessment passed with warnings: "
 			    "%s", name, strbuf_str(&sb));

@@ -56,6 +56,8 @@ class PreflightDaemon(DaemonTest):
                       lines[0])
         self.assertIn("fix: in Settings > Repository > Protected tags allow "
                       "Maintainers to create", lines[0])
+        # the line ends with its last problem's fix (the webhook warning)
+        self.assertTrue(lines[0].endswith("or a System Hook)"), lines[0])
         self.assertEqual(self.gauge(d, p, "error"), 1)
         status, h = self.healthz(d)
         # refused for a reason a person must fix: healthy, but named
