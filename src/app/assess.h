@@ -55,6 +55,14 @@ int assess_project(const struct config_project *cfg, const char *group,
 		   struct forge *f, struct assess_result *out,
 		   struct st_error *err);
 
+struct engine_assess;
+
+/* The daemon's preflight (assess_job.c), on an engine worker: the
+ * problems of assess_project() into out (bounded; out->items owned by
+ * the caller's engine_result). 0, or ST_E* when it could not run. */
+int assess_job(const struct config_project *cfg, struct forge *f,
+	       struct engine_assess *out, struct st_error *err);
+
 struct assess_args {
 	const char *config_path;
 	const char *project;  /* --project: only this one */

@@ -307,6 +307,8 @@ static int start(struct daemon *d, struct st_error *err)
 	rc = http_global_init(err);
 	if (rc == 0 && !(d->board = statusboard_new()))
 		rc = st_error_set(err, ST_ENOMEM, "out of memory");
+	if (rc == 0 && !(d->preflight = preflight_new())) /* issue 13 */
+		rc = st_error_set(err, ST_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = gen_load(d, &d->gen, err);
 	if (rc)
@@ -367,6 +369,7 @@ int daemon_main(const struct daemon_args *a, char **env)
 	shutdown_all(&d);
 	scheduler_free(d.sched);
 	statusboard_free(d.board);
+	preflight_free(d.preflight);
 	worker_pool_free(d.pool);
 	gen_unref(d.gen);
 	for (int i = 0; i < 2; i++)

@@ -128,13 +128,16 @@ int daemon_on_health(void *ctx, struct strbuf *body)
 {
 	struct daemon *d = ctx;
 	struct sched_stats *st = NULL;
-	size_t n = 0;
+	struct metrics_blocked *pre = NULL;
+	size_t n = 0, n_pre;
 	int status;
 
 	if (scheduler_snapshot(d->sched, &st, &n) != 0)
 		return 500;
+	n_pre = preflight_blocked(d, &pre);
 	status = metrics_health(body, st, n, d->so.unhealthy_after,
-				d->stopping != 0);
+				d->stopping != 0, pre, n_pre);
+	free(pre);
 	free(st);
 	return status;
 }
@@ -164,6 +167,8 @@ int daemon_on_metrics(void *ctx, struct strbuf *body)
 	status = metrics_render(body, st, n, &md);
 	if (status == 200)
 		fleet_metrics(d, body);
+	if (status == 200)
+		preflight_metrics(d, body); /* issue 13 */
 	free(st);
 	return status;
 }

@@ -95,6 +95,9 @@ struct daemon {
 	struct daemon_fleet *fleet; /* daemon_fleet.c */
 	atomic_int quiet_reload;    /* the next SIGHUP is a re-discovery */
 	uint64_t gen_seq;           /* main thread only: the last gen's seq */
+	/* --- preflight (issue 13) --- */
+	struct daemon_preflight *preflight; /* daemon_preflight.c */
+	/* --- end preflight --- */
 };
 
 /* daemon_gen.c */
@@ -128,6 +131,27 @@ int fleet_on_project_event(struct daemon *d, const struct webhook_event *ev,
 			   const struct webhook_delivery *dl);
 /* Append the group metrics to /metrics. */
 void fleet_metrics(struct daemon *d, struct strbuf *body);
+
+/* --- preflight (issue 13) --- daemon_preflight.c */
+struct daemon_preflight *preflight_new(void);
+void preflight_free(struct daemon_preflight *p);
+/* Before a reconciliation: assess the project when it has not passed
+ * with its current settings. false: do not reconcile (out says why when
+ * the assessment found errors). Runs on the project's turn thread. */
+bool preflight_gate(struct daemon *d, struct project_rt *rt,
+		    struct sched_outcome *out);
+/* After a reconciliation: a write GitLab refused (a goal failed on a
+ * refusal or the token) makes the next cycle assess again, since
+ * permissions change without the project's settings changing. */
+void preflight_after(struct daemon *d, struct project_rt *rt,
+		     const struct engine_result *r);
+/* Append the per-project gauges to /metrics. */
+void preflight_metrics(struct daemon *d, struct strbuf *body);
+/* The projects of the running generation it keeps from releasing
+ * (*out owned by the caller, free()). */
+struct metrics_blocked;
+size_t preflight_blocked(struct daemon *d, struct metrics_blocked **out);
+/* --- end preflight --- */
 
 /* daemon_http.c */
 int daemon_on_event(void *ctx, const struct webhook_event *ev,

@@ -141,6 +141,8 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 	struct worker_outcome o;
 	unsigned releases = 0;
 
+	if (!preflight_gate(d, rt, out)) /* preflight (issue 13) */
+		return;
 	engine_result_init(&r);
 	quick_job(rt, why, &j);
 	if (!j.quick_ok)
@@ -163,6 +165,7 @@ static void reconcile(struct daemon *d, struct project_rt *rt,
 	out->api_requests = r.report.api_requests;
 	snprintf(out->error, sizeof(out->error), "%s", r.report.error);
 	report_log(rt, &r, &releases);
+	preflight_after(d, rt, &r); /* preflight (issue 13) */
 	statusboard_cycle(d->board, name, rt->s.cfg.tag_prefix, &r.report);
 	out->releases = releases;
 	if (releases && !d->stopping)

@@ -190,5 +190,6 @@ void engine_result_release(struct engine_result *r)
 		return;
 	release_report_release(&r->report);
 	free(r->recheck);
+	free(r->assess.items); /* preflight (issue 13) */
 	engine_result_init(r);
 }

@@ -95,6 +95,12 @@ enum engine_job_kind {
 	 * target branch, web URL), plan its merge, set the commit status on
 	 * the head GitLab names. Nothing from a webhook is used. */
 	ENGINE_JOB_CHECK_MR = 2,
+	/* --- preflight (issue 13) --- */
+	/* The --assess checks of the project (assess.h), GET requests only,
+	 * with the repository file's settings as the mirror has them:
+	 * result in engine_result.assess. */
+	ENGINE_JOB_ASSESS = 3,
+	/* --- end preflight --- */
 };
 
 /* ---- quick check of a steady poll (issue 12; engine_quick.c) ---------- */
@@ -169,6 +175,34 @@ struct engine_check {
 	char error[ST_ERROR_MSG_MAX];
 };
 
+/* --- preflight (issue 13) --- */
+#define ENGINE_ASSESS_MAX 32        /* problems carried back (the rest
+				     * counted in n_more) */
+#define ENGINE_ASSESS_TEXT_MAX 512  /* bytes of a problem or a fix */
+
+enum engine_assess_severity {
+	ENGINE_ASSESS_ERROR = 0,    /* the project cannot be released */
+	ENGINE_ASSESS_WARNING = 1,  /* works, but worse */
+};
+
+struct engine_assess_problem {
+	enum engine_assess_severity severity;
+	char check[16];
+	char problem[ENGINE_ASSESS_TEXT_MAX];
+	char fix[ENGINE_ASSESS_TEXT_MAX];
+};
+
+/* An ENGINE_JOB_ASSESS's findings (assess.h's, bounded). items is
+ * owned (engine_result_release frees it). */
+struct engine_assess {
+	bool ran;                   /* the job was an assessment */
+	size_t errors, warnings;    /* of every problem, n_more included */
+	size_t n;                   /* problems in items (<= ASSESS_MAX) */
+	size_t n_more;              /* found but not carried */
+	struct engine_assess_problem *items;
+};
+/* --- end preflight --- */
+
 /* What a job found and did. */
 struct engine_result {
 	struct release_report report;
@@ -187,6 +221,9 @@ struct engine_result {
 	enum engine_quick_outcome quick_outcome;
 	char quick_why[256];
 	struct engine_quick quick;
+	/* --- preflight (issue 13) --- */
+	struct engine_assess assess; /* ENGINE_JOB_ASSESS only */
+	/* --- end preflight --- */
 };
 
 void engine_result_init(struct engine_result *r);
@@ -225,5 +262,26 @@ bool engine_quick_try(const struct engine_settings *s,
 		      struct engine_result *r);
 void engine_quick_make(const struct engine_settings *s,
 		       const struct release_warm *rw, struct engine_result *r);
+/* --- repository settings file for --once (issue 13) --- */
+/*
+ * Run fn with the project's repository settings file (CONFIG_REPO_FILE,
+ * engine_repofile.h) over s->cfg, by the rule every engine job follows:
+ * read from s->state_dir's mirror (a first run without one fetches it
+ * first, with a planning pass that writes nothing); a bad file is
+ * ST_ECONFIG naming file:line:key, with a failed `semver-tagger` status
+ * on the commit that changed it unless s->dry_run, and fn is not called.
+ * forge and labels are the caller's (labels: s->cfg's patterns); fn gets
+ * the effective settings and labels, valid during the call. check_dir:
+ * an existing state directory must be ours alone (statedir_check) before
+ * its mirror is read; false for a restored CI cache.
+ */
+typedef int (*engine_with_fn)(const struct engine_settings *eff,
+			      const struct labels *labels, void *ctx,
+			      struct st_error *err);
+int engine_with_repo_settings(const struct engine_settings *s,
+			      struct forge *forge, struct labels *labels,
+			      bool check_dir, engine_with_fn fn, void *ctx,
+			      struct st_error *err);
+/* --- end repository settings file for --once --- */
 
 #endif

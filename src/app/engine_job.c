@@ -4,17 +4,20 @@
  * MR re-read from the API. The webhook that asked for a check only chose
  * the MR: its sha, labels, target branch and URL come from GitLab here.
  */
+#include "assess.h"
 #include "engine.h"
 #include "engine_repofile.h"
 
 #include "semver-tagger/forge_fleet.h"
 #include "semver-tagger/labels.h"
 #include "semver-tagger/policy.h"
+#include "semver-tagger/statedir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define NO_LABEL_DESC "no impact label: add ImpactMajor, ImpactMinor or " \
 		      "ImpactPatch"
@@ -369,18 +372,39 @@ static void fetch_pass(const struct engine_settings *s, struct engine_warm *w)
 	engine_result_release(&scratch);
 }
 
+/* A mirror read from disk (not the warm one) is read only from a state
+ * directory known to be ours (statedir.h), as release_run() would check
+ * it: the file decides what is released. check_dir false: a CI cache,
+ * whose owner and modes say nothing (release_options.ci_cache). */
+static int dir_ready(const struct engine_settings *s,
+		     const struct engine_warm *w, bool check_dir,
+		     struct st_error *err)
+{
+	if (!check_dir || w->rw.repo || access(s->state_dir, F_OK) != 0)
+		return ST_OK;
+	return statedir_check(s->state_dir, err);
+}
+
 /* The job with the repository file's settings over s (eff->cfg owned by
  * the caller); labels compiled again when the file sets patterns. */
 static int with_repo_file(const struct engine_settings *s,
-			  struct engine_warm *w, struct engine_settings *eff,
+			  struct engine_warm *w, bool check_dir,
+			  struct engine_settings *eff,
 			  struct labels **own_labels, struct st_error *err)
 {
 	struct repofile_info info;
 	int rc;
 
 	*eff = *s;
+	rc = dir_ready(s, w, check_dir, err);
+	if (rc) {
+		memset(&eff->cfg, 0, sizeof(eff->cfg)); /* s's, not ours */
+		return rc;
+	}
 	rc = engine_repo_settings(s, w->rw.repo, &eff->cfg, &info, err);
-	if (!s->dry_run && ((rc == 0 && !info.mirror) || rc == ST_ECONFIG)) {
+	/* the fetch pass writes nothing: a dry run fetches too (a first
+	 * --once --dry-run previews with the file; a fix is seen) */
+	if ((rc == 0 && !info.mirror) || rc == ST_ECONFIG) {
 		config_project_release(&eff->cfg);
 		fetch_pass(s, w);
 		st_error_clear(err);
@@ -408,6 +432,51 @@ static int with_repo_file(const struct engine_settings *s,
 	return ST_OK;
 }
 
+/* --- preflight (issue 13) --- */
+/* The assessment with the repository file's settings as the mirror has
+ * them (its tag and branch prefixes name what is checked): no fetch, and
+ * nothing posted; a bad file (or a state folder not ours) is the
+ * reconciliation's to report, the daemon's settings are assessed
+ * meanwhile (docs/fleet.md). */
+static int run_assess(const struct engine_settings *s, struct engine_warm *w,
+		      struct engine_result *r, struct st_error *err)
+{
+	struct config_project cfg;
+	struct repofile_info info;
+	bool own = dir_ready(s, w, true, err) == 0 &&
+		   engine_repo_settings(s, w->rw.repo, &cfg, &info, err) == 0;
+	int rc;
+
+	st_error_clear(err);
+	rc = assess_job(own ? &cfg : &s->cfg, w->forge, &r->assess, err);
+	if (own)
+		config_project_release(&cfg);
+	return rc;
+}
+/* --- end preflight --- */
+
+/* --- repository settings file for --once (issue 13) --- */
+int engine_with_repo_settings(const struct engine_settings *s,
+			      struct forge *forge, struct labels *labels,
+			      bool check_dir, engine_with_fn fn, void *ctx,
+			      struct st_error *err)
+{
+	struct engine_warm w = { .forge = forge, .labels = labels };
+	struct engine_settings eff;
+	struct labels *own = NULL;
+	int rc;
+
+	memset(&eff, 0, sizeof(eff));
+	rc = with_repo_file(s, &w, check_dir, &eff, &own, err);
+	if (rc == 0)
+		rc = fn(&eff, own ? own : labels, ctx, err);
+	labels_free(own);
+	config_project_release(&eff.cfg);
+	release_warm_release(&w.rw); /* the fetch pass's mirror */
+	return rc;
+}
+/* --- end repository settings file for --once --- */
+
 static int run_job_kind(const struct engine_settings *s,
 			const struct engine_job *j, struct engine_warm *w,
 			struct engine_result *r, struct st_error *err)
@@ -417,7 +486,9 @@ static int run_job_kind(const struct engine_settings *s,
 	int rc;
 
 	memset(&eff, 0, sizeof(eff));
-	rc = with_repo_file(s, w, &eff, &own, err);
+	if (j->kind == ENGINE_JOB_ASSESS) /* preflight (issue 13) */
+		return run_assess(s, w, r, err);
+	rc = with_repo_file(s, w, true, &eff, &own, err);
 	if (rc) {
 		config_project_release(&eff.cfg);
 		return rc;

@@ -200,8 +200,31 @@ int metrics_render(struct strbuf *o, const struct sched_stats *st, size_t n,
 	return 200;
 }
 
+/* --- preflight (issue 13) --- */
+static cJSON *preflight_json(const struct metrics_blocked *pre, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *p = cJSON_CreateObject();
+		char why[sizeof(pre[i].reason)];
+
+		if (!p)
+			break;
+		snprintf(why, sizeof(why), "%s", pre[i].reason);
+		log_redact(why);
+		cJSON_AddStringToObject(p, "project", pre[i].project);
+		cJSON_AddNumberToObject(p, "errors", pre[i].errors);
+		cJSON_AddStringToObject(p, "reason", why);
+		cJSON_AddItemToArray(arr, p);
+	}
+	return arr;
+}
+/* --- end preflight --- */
+
 int metrics_health(struct strbuf *out, const struct sched_stats *st,
-		   size_t n, unsigned unhealthy_after, bool stopping)
+		   size_t n, unsigned unhealthy_after, bool stopping,
+		   const struct metrics_blocked *pre, size_t n_pre)
 {
 	cJSON *o = cJSON_CreateObject(), *problems = cJSON_CreateArray();
 	char *text;
@@ -226,6 +249,7 @@ int metrics_health(struct strbuf *out, const struct sched_stats *st,
 					     : ok ? "ok" : "unhealthy");
 	cJSON_AddNumberToObject(o, "projects", (double)n);
 	cJSON_AddItemToObject(o, "problems", problems);
+	cJSON_AddItemToObject(o, "preflight", preflight_json(pre, n_pre));
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (text) {

@@ -23,10 +23,23 @@ struct metrics_daemon {
 int metrics_render(struct strbuf *out, const struct sched_stats *st,
 		   size_t n, const struct metrics_daemon *d);
 
+/* --- preflight (issue 13) --- */
+/* A project the daemon's preflight keeps from being released. */
+struct metrics_blocked {
+	char project[256];
+	unsigned errors;
+	char reason[600];   /* "preflight: check: problem (fix: ...)" */
+};
+/* --- end preflight --- */
+
 /* 200 when every project is healthy (scheduler_stats_healthy), else 503;
- * the body names each unhealthy project and why. */
+ * the body names each unhealthy project and why, and under "preflight"
+ * the n_pre projects the preflight keeps from being released (named
+ * whatever the status: a preflight refused for roles or push rules is
+ * healthy like a refused release, a refused token is not). */
 int metrics_health(struct strbuf *out, const struct sched_stats *st,
-		   size_t n, unsigned unhealthy_after, bool stopping);
+		   size_t n, unsigned unhealthy_after, bool stopping,
+		   const struct metrics_blocked *pre, size_t n_pre);
 
 /* Append s as a Prometheus label value (\\, \", \n escaped). */
 int metrics_label_escape(struct strbuf *out, const char *s);

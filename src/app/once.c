@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * --once: configuration from the CI environment (and an optional file),
- * the token from the environment, a file or systemd's credentials, then
- * one release_run() and its report. Exit status per output_exit_code().
+ * the token from the environment, a file or systemd's credentials, the
+ * repository settings file over them (engine_with_repo_settings: the
+ * daemon's rule), then one release_run() and its report. Exit status per
+ * output_exit_code().
  */
 #include "once.h"
 
@@ -150,24 +152,32 @@ static const char *run_branch(const struct once *o)
 	return b && *b ? b : NULL;
 }
 
-static void options(const struct once *o, struct release_options *ro)
+/* In a GitLab CI job: the state directory is a restored cache. */
+static bool in_ci(const struct once *o)
+{
+	const char *ci = config_getenv(o->env, "GITLAB_CI");
+
+	return ci && strcmp(ci, "true") == 0;
+}
+
+static void options(const struct once *o, const struct config_project *cfg,
+		    const struct labels *labels, struct release_options *ro)
 {
 	memset(ro, 0, sizeof(*ro));
-	ro->cfg = &o->s.cfg;
-	ro->labels = o->labels;
+	ro->cfg = cfg;
+	ro->labels = labels;
 	ro->state_dir = o->s.state_dir;
 	ro->token = o->s.token.value;
 	ro->token_user = o->s.token_kind == GITLAB_TOKEN_JOB
 		? "gitlab-ci-token" : NULL;
 	ro->branch = run_branch(o);
 	ro->dry_run = o->a->dry_run;
-	ro->stable_release = o->s.cfg.stable_release;
+	ro->stable_release = cfg->stable_release;
 	ro->max_replans = 3;
-	ro->network_timeout_ms = (long)o->s.cfg.total_timeout * 1000;
+	ro->network_timeout_ms = (long)cfg->total_timeout * 1000;
 	ro->failpoint = config_getenv(o->env, "SEMVER_TAGGER_FAILPOINT");
 	ro->debug = log_threshold() >= LOG_LEVEL_DEBUG;
-	ro->ci_cache = config_getenv(o->env, "GITLAB_CI") &&
-		       strcmp(config_getenv(o->env, "GITLAB_CI"), "true") == 0;
+	ro->ci_cache = in_ci(o);
 }
 
 static void once_release(struct once *o)
@@ -248,10 +258,41 @@ static int report(const struct once *o, struct release_report *r,
 	return output_exit_code(r->status);
 }
 
+/* The run, with the repository file's settings (eff) over o's. */
+struct once_run {
+	struct once *o;
+	struct release_report *r;
+	bool check;
+	bool ran;      /* run_with was called: the file was accepted */
+};
+
+static int run_with(const struct engine_settings *eff,
+		    const struct labels *labels, void *ctx,
+		    struct st_error *err)
+{
+	struct once_run *x = ctx;
+	struct release_options ro;
+
+	x->ran = true;
+	options(x->o, &eff->cfg, labels, &ro);
+	if (x->check)
+		return check_mr(x->o, &ro, x->r, err);
+	return release_run(&ro, x->o->forge, x->r, err);
+}
+
+/* The run did not start: the repository file refused (file:line:key)
+ * or the state directory not ours. Into the report, which says it (the
+ * log line, --json's "error", the exit status: 78). */
+static void not_run(struct release_report *r, int rc,
+		    const struct st_error *err)
+{
+	r->status = rc;
+	snprintf(r->error, sizeof(r->error), "%s", err->msg);
+}
+
 int once_main(const struct once_args *a, char **env)
 {
 	struct once o = { .a = a, .env = env };
-	struct release_options ro;
 	struct release_report r;
 	struct st_error err;
 	int rc;
@@ -268,15 +309,16 @@ int once_main(const struct once_args *a, char **env)
 	if (rc == 0)
 		rc = make_forge(&o, &err);
 	if (rc == 0) {
-		bool check = config_getenv(env, "CI_MERGE_REQUEST_IID") &&
-			     !a->branch;
+		struct once_run x = { &o, &r, config_getenv(env,
+			"CI_MERGE_REQUEST_IID") && !a->branch, false };
 
-		options(&o, &ro);
-		if (check)
-			check_mr(&o, &ro, &r, &err);
-		else
-			release_run(&ro, o.forge, &r, &err);
-		rc = report(&o, &r, check);
+		o.s.dry_run = a->dry_run;
+		o.s.network_timeout_ms = (long)o.s.cfg.total_timeout * 1000;
+		rc = engine_with_repo_settings(&o.s, o.forge, o.labels,
+					       !in_ci(&o), run_with, &x, &err);
+		if (rc && !x.ran)
+			not_run(&r, rc, &err);
+		rc = report(&o, &r, x.check);
 	} else {
 		log_error("%s", err.msg);
 		rc = output_exit_code(rc);

@@ -349,7 +349,8 @@ int wire_get_job(const void *p, size_t n, uint64_t *seq,
 	if (!r.bad && (!s->section || !s->state_dir || !s->cfg.project ||
 		       !s->token.value || tk > GITLAB_TOKEN_JOB ||
 		       (kind != ENGINE_JOB_RECONCILE &&
-			kind != ENGINE_JOB_CHECK_MR) || r.off != r.n))
+			kind != ENGINE_JOB_CHECK_MR &&
+			kind != ENGINE_JOB_ASSESS) || r.off != r.n))
 		r.bad = "job (missing or extra fields)";
 	if (r.bad)
 		return st_error_set(err, ST_EINVAL, "job message: bad %s",
@@ -516,6 +517,62 @@ static char **get_strings(struct rd *r, size_t *n)
 	return v;
 }
 
+/* --- preflight (issue 13) --- */
+static void put_assess(struct wire_buf *b, const struct engine_assess *a)
+{
+	put_u32(b, a->ran);
+	put_u64(b, a->errors);
+	put_u64(b, a->warnings);
+	put_u64(b, a->n_more);
+	put_u32(b, (uint32_t)a->n);
+	for (size_t i = 0; i < a->n; i++) {
+		put_u32(b, (uint32_t)a->items[i].severity);
+		put_str(b, a->items[i].check);
+		put_str(b, a->items[i].problem);
+		put_str(b, a->items[i].fix);
+	}
+}
+
+/* Every count against its cap and the others: errors + warnings is
+ * every problem, carried or not; the carried errors fit in errors. */
+static void get_assess(struct rd *r, struct engine_assess *a)
+{
+	size_t errs = 0;
+
+	r->at = "assessment";
+	a->ran = get_u32(r) != 0;
+	a->errors = get_u64(r);
+	a->warnings = get_u64(r);
+	a->n_more = get_u64(r);
+	a->n = get_count(r, 16);
+	if (a->n > ENGINE_ASSESS_MAX && !r->bad)
+		r->bad = r->at;
+	if (r->bad) {
+		a->n = 0;
+		return;
+	}
+	if (a->n && !(a->items = get_array(r, a->n, sizeof(*a->items))))
+		a->n = 0;
+	for (size_t i = 0; i < a->n && !r->bad; i++) {
+		struct engine_assess_problem *p = &a->items[i];
+		uint32_t sev = get_u32(r);
+
+		if (sev > ENGINE_ASSESS_WARNING)
+			r->bad = "assessment severity";
+		p->severity = (enum engine_assess_severity)sev;
+		errs += sev == ENGINE_ASSESS_ERROR;
+		get_fixed(r, p->check, sizeof(p->check));
+		get_fixed(r, p->problem, sizeof(p->problem));
+		get_fixed(r, p->fix, sizeof(p->fix));
+	}
+	if (!r->bad && (a->n_more > UINT32_MAX || errs > a->errors ||
+			a->errors > UINT32_MAX || a->warnings > UINT32_MAX ||
+			a->errors + a->warnings != a->n + a->n_more ||
+			(!a->ran && (a->n || a->n_more))))
+		r->bad = "assessment counts";
+}
+/* --- end preflight --- */
+
 int wire_put_result(struct wire_buf *b, uint64_t seq,
 		    const struct engine_result *res)
 {
@@ -557,6 +614,7 @@ int wire_put_result(struct wire_buf *b, uint64_t seq,
 	put_u32(b, (uint32_t)res->quick_outcome);
 	put_str(b, res->quick_why);
 	put_quick(b, &res->quick);
+	put_assess(b, &res->assess); /* preflight (issue 13) */
 	return b->failed ? ST_ENOMEM : ST_OK;
 }
 
@@ -646,6 +704,7 @@ int wire_get_result(const void *p, size_t n, uint64_t *seq,
 	if (quick > ENGINE_QUICK_UNCHANGED && !r.bad)
 		r.bad = "quick-check outcome";
 	res->quick_outcome = (enum engine_quick_outcome)quick;
+	get_assess(&r, &res->assess); /* preflight (issue 13) */
 	if (!r.bad && r.off != r.n)
 		r.bad = "result (extra bytes)";
 	if (r.bad)

@@ -449,6 +449,127 @@ START_TEST(result_round_trip_and_corruption)
 }
 END_TEST
 
+/* --- preflight (issue 13) --- */
+static void sample_assess(struct engine_result *r)
+{
+	struct engine_assess *a = &r->assess;
+
+	engine_result_init(r);
+	a->ran = true;
+	a->n = 2;
+	a->n_more = 1;
+	a->errors = 2;
+	a->warnings = 1;
+	a->items = calloc(2, sizeof(*a->items));
+	a->items[0].severity = ENGINE_ASSESS_ERROR;
+	snprintf(a->items[0].check, sizeof(a->items[0].check), "role");
+	snprintf(a->items[0].problem, sizeof(a->items[0].problem),
+		 "tag v1.0.0 is protected (create allowed: Maintainer)");
+	snprintf(a->items[0].fix, sizeof(a->items[0].fix),
+		 "in Settings > Repository > Protected tags allow ...");
+	a->items[1].severity = ENGINE_ASSESS_WARNING;
+	snprintf(a->items[1].check, sizeof(a->items[1].check), "webhook");
+	memset(a->items[1].problem, 'x', sizeof(a->items[1].problem) - 1);
+	snprintf(a->items[1].fix, sizeof(a->items[1].fix), "add a webhook");
+}
+
+/* The assessment job's kind crosses the wire; its findings come back
+ * whole, and a message whose counts disagree is refused. */
+START_TEST(assess_round_trip_and_corruption)
+{
+	struct engine_result r, back;
+	struct engine_settings s, sb;
+	struct engine_job j = { .kind = ENGINE_JOB_ASSESS }, jb;
+	struct config c;
+	struct wire_buf b;
+	struct st_error err;
+	uint64_t seq;
+	bool warm_ok;
+
+	job_settings(&s, &c);
+	wire_buf_init(&b);
+	ck_assert_int_eq(wire_put_job(&b, 3, &s, &j, false), 0);
+	engine_settings_init(&sb);
+	st_error_clear(&err);
+	ck_assert_int_eq(wire_get_job(b.p, b.len, &seq, &sb, &jb, &warm_ok,
+				      &err), 0);
+	ck_assert_int_eq(jb.kind, ENGINE_JOB_ASSESS);
+	engine_settings_release(&sb);
+	engine_settings_release(&s);
+	config_release(&c);
+
+	sample_assess(&r);
+	ck_assert_int_eq(wire_put_result(&b, 4, &r), 0);
+	engine_result_init(&back);
+	ck_assert_int_eq(wire_get_result(b.p, b.len, &seq, &back, &err), 0);
+	ck_assert(back.assess.ran);
+	ck_assert_uint_eq(back.assess.n, 2);
+	ck_assert_uint_eq(back.assess.n_more, 1);
+	ck_assert_uint_eq(back.assess.errors, 2);
+	ck_assert_uint_eq(back.assess.warnings, 1);
+	ck_assert_int_eq(back.assess.items[0].severity, ENGINE_ASSESS_ERROR);
+	ck_assert_str_eq(back.assess.items[0].check, "role");
+	ck_assert_str_eq(back.assess.items[0].problem, r.assess.items[0].problem);
+	ck_assert_str_eq(back.assess.items[1].problem, r.assess.items[1].problem);
+	ck_assert_str_eq(back.assess.items[1].fix, "add a webhook");
+	engine_result_release(&back);
+	for (size_t n = 0; n < b.len; n++) {
+		engine_result_init(&back);
+		ck_assert_int_eq(wire_get_result(b.p, n, &seq, &back, &err),
+				 ST_EINVAL);
+		engine_result_release(&back);
+	}
+	for (size_t i = 0; i < b.len; i++) {
+		b.p[i] ^= 0x5a;
+		engine_result_init(&back);
+		wire_get_result(b.p, b.len, &seq, &back, &err);
+		ck_assert_uint_le(back.assess.n, ENGINE_ASSESS_MAX);
+		engine_result_release(&back);
+		b.p[i] ^= 0x5a;
+	}
+	/* counts that disagree with the items: refused, naming the field */
+	r.assess.errors = 0;
+	ck_assert_int_eq(wire_put_result(&b, 5, &r), 0);
+	engine_result_init(&back);
+	st_error_clear(&err);
+	ck_assert_int_eq(wire_get_result(b.p, b.len, &seq, &back, &err),
+			 ST_EINVAL);
+	ck_assert_msg(strstr(err.msg, "assessment") != NULL, "%s", err.msg);
+	engine_result_release(&back);
+	wire_buf_release(&b);
+	engine_result_release(&r);
+}
+END_TEST
+
+/* More problems than the cap: refused, before any allocation. */
+START_TEST(assess_over_the_cap_is_refused)
+{
+	struct engine_result r, back;
+	struct wire_buf b;
+	struct st_error err;
+	uint64_t seq;
+
+	engine_result_init(&r);
+	r.assess.ran = true;
+	r.assess.n = ENGINE_ASSESS_MAX + 1;
+	r.assess.errors = r.assess.n;
+	r.assess.items = calloc(r.assess.n, sizeof(*r.assess.items));
+	for (size_t i = 0; i < r.assess.n; i++)
+		snprintf(r.assess.items[i].check, 16, "labels");
+	wire_buf_init(&b);
+	ck_assert_int_eq(wire_put_result(&b, 1, &r), 0);
+	engine_result_init(&back);
+	st_error_clear(&err);
+	ck_assert_int_eq(wire_get_result(b.p, b.len, &seq, &back, &err),
+			 ST_EINVAL);
+	ck_assert_ptr_null(back.assess.items);
+	engine_result_release(&back);
+	wire_buf_release(&b);
+	engine_result_release(&r);
+}
+END_TEST
+/* --- end preflight --- */
+
 START_TEST(frame_over_the_cap_is_refused)
 {
 	int sv[2];
@@ -480,6 +601,8 @@ int main(void)
 	tcase_add_test(tc, quick_check_never_contacts_another_origin);
 	tcase_add_test(tc, result_round_trip_and_corruption);
 	tcase_add_test(tc, frame_over_the_cap_is_refused);
+	tcase_add_test(tc, assess_round_trip_and_corruption); /* issue 13 */
+	tcase_add_test(tc, assess_over_the_cap_is_refused);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -453,5 +453,117 @@ class MergeRequestPipeline(OnceTest):
         self.assertIn("impact label", r.err)
 
 
+
+# --- the repository settings file in --once (issue 13) ---
+CONF = ".gitlab/semver-tagger.conf"
+EX_CONFIG = 78
+
+
+class RepoFileOnce(OnceTest):
+    """--once applies .gitlab/semver-tagger.conf by the daemon's rule:
+    read from the mirror (a first run fetches it first), over the CI and
+    file settings; a bad or hostile file exits 78 naming file:line:key,
+    with a failed status on the commit that changed it (not in
+    --dry-run)."""
+
+    def statuses(self, p, sha):
+        return [s["status"] for s in p.s.ctl("GET", p.c("/statuses"))
+                if s["sha"] == sha and s["name"] == "semver-tagger"]
+
+    def test_version_file_from_the_first_run(self):
+        p = Project(self.standin, files={
+            "VERSION": "1.0.0-SNAPSHOT\n",
+            CONF: "# release settings\nbuild_system = version-file\n"})
+        p.mr("Feature", ["ImpactMinor"])
+        r = self.run_once(p)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.1.0"])
+        self.assertEqual(p.show("0.1.0", "VERSION").strip(), "0.1.0")
+        self.assertEqual(p.show("main", "VERSION").strip(), "0.2.0-SNAPSHOT")
+
+    def test_switch_takes_effect_on_the_run_after_the_one_that_fetched_it(self):
+        p = Project(self.standin, files={"VERSION": "0.0.0\n"})
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        p.commit("main", {CONF: "build_system = version-file\n"})
+        p.mr("Fix 2", ["ImpactPatch"])
+        r = self.run_once(p)  # fetches the change: the old settings
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.show("0.0.2", "VERSION").strip(), "0.0.0")
+        p.mr("Fix 3", ["ImpactPatch"])
+        r = self.run_once(p)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(p.tags(), ["0.0.1", "0.0.2", "0.0.3"])
+        self.assertEqual(p.show("0.0.3", "VERSION").strip(), "0.0.3")
+
+    def test_broken_file_exits_78_naming_file_line_with_a_failed_status(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        bad = p.commit("main", {CONF: "\n\nbuild_system = gradle\n"},
+                       message="a build system we do not know")
+        r = self.run_once(p, "--dry-run")
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(CONF + ":3: build_system 'gradle' is not one of", r.err)
+        self.assertEqual(self.statuses(p, bad), [], "--dry-run posts nothing")
+        r = self.run_once(p, "--json")
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(CONF + ":3:", r.err)
+        js = json.loads(r.out)
+        self.assertEqual(js["exit_code"], EX_CONFIG)
+        self.assertIn(CONF + ":3: build_system 'gradle'", js["error"])
+        self.assertEqual(self.statuses(p, bad), ["failed"])
+        self.assertEqual(p.tags(), [])
+
+    def test_keys_that_could_send_the_token_elsewhere_are_refused(self):
+        for n, (text, line, key) in enumerate((
+                ("build_system = version-file\napi_url = http://127.0.0.1:1/api/v4\n",
+                 2, "api_url"),
+                ("token_file = /etc/shadow\n", 1, "token_file"),
+                ("# x\ntoken_env = HOME\n", 2, "token_env"))):
+            p = Project(self.standin, "grp/hostile%d" % n, files={CONF: text})
+            p.mr("Fix", ["ImpactPatch"])
+            r = self.run_once(p)
+            self.assertEqual(r.code, EX_CONFIG, r.err)
+            self.assertIn("%s:%d: key '%s' is not allowed in a repository file"
+                          % (CONF, line, key), r.err)
+            self.assertEqual(p.tags(), [])
+        self.assertNotIn("/etc/shadow", repr(self.standin.ctl("GET", "/__control__/requests")))
+
+    def test_state_directory_not_ours_is_refused_before_the_file_is_read(self):
+        p = Project(self.standin)
+        p.mr("Fix", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)
+        bad = p.commit("main", {CONF: "api_url = http://127.0.0.1:1/api/v4\n"})
+        p.mr("Fix 2", ["ImpactPatch"])
+        self.assertEqual(self.run_once(p).code, 0)  # fetches the file
+        pdir = os.path.join(self.state, "projects", str(p.id))
+        os.chmod(pdir, 0o777)
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(pdir, r.err)
+        self.assertIn("chmod go-w", r.err)
+        self.assertNotIn("api_url", r.err, "the planted mirror was not read")
+        self.assertEqual(self.statuses(p, bad), [])
+        os.chmod(pdir, 0o700)
+        r = self.run_once(p)
+        self.assertEqual(r.code, EX_CONFIG, r.err)
+        self.assertIn(CONF + ":1: key 'api_url' is not allowed", r.err)
+
+    def test_merge_request_pipeline_follows_the_files_label_patterns(self):
+        p = Project(self.standin, files={CONF: "label_minor = kind/feature\n"})
+        p.tag("1.0.0", "main")
+        mr = p.mr("Pending", ["kind/feature"], merge=False)
+        env = dict(CI_MERGE_REQUEST_IID=mr["iid"],
+                   CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main")
+        r = self.run_once(p, CI_MERGE_REQUEST_LABELS="kind/feature", **env)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("1.1.0", r.out + r.err)
+        # the file's pattern replaces the default one
+        r = self.run_once(p, CI_MERGE_REQUEST_LABELS="ImpactMinor", **env)
+        self.assertEqual(r.code, EX_DATAERR, r.err)
+        self.assertEqual(p.tags(), ["1.0.0"])
+# --- end the repository settings file in --once ---
+
+
 if __name__ == "__main__":
     unittest.main()
