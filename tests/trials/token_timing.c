@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	char secret[LEN + 1], *in = malloc((size_t)BATCH * (LEN + 1));
 	uint64_t *t = malloc(sizeof(*t) * BATCH), *sorted;
 	int *cls = malloc(sizeof(*cls) * BATCH);
-	uint64_t seed = 0x9E3779B97F4A7C15ull, limit[CROPS];
+	uint64_t seed = 0x9E3779B97F4A7C15ull, limit[CROPS] = { 0 };
 	struct welch w[CROPS];
 	double worst = 0;
 	int worst_crop = 0;
