@@ -27,8 +27,10 @@ static void gen_free(struct gen *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n; i++)
+	for (size_t i = 0; i < g->n; i++) {
 		engine_settings_release(&g->p[i].s);
+		free(g->p[i].quick);
+	}
 	free(g->p);
 	fleet_set_release(&g->fleet);
 	secret_release(&g->webhook_secret);

@@ -57,8 +57,9 @@ struct project_rt {
 	const char *group;          /* its [group] path, or NULL */
 	/* Quick check (issue 12): what the last reconciliation that changed
 	 * nothing decided from; its turn's thread only. Lost on reload and
-	 * restart (the next poll runs in full). */
-	struct engine_quick quick;
+	 * restart (the next poll runs in full). NULL, or allocated with
+	 * only the git URL's bytes (10,000 projects: ~1 MB, not 6). */
+	struct engine_quick *quick;
 };
 
 /* One loaded configuration, shared by reference (reload swaps it). */

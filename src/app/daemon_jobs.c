@@ -10,6 +10,7 @@
 
 #include "semver-tagger/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,22 +96,26 @@ static void quick_job(const struct project_rt *rt, const char *why,
 		      struct engine_job *j)
 {
 	unsigned every = rt->gen->cfg.reconcile_interval;
+	const struct engine_quick *q = rt->quick;
 
-	if (strcmp(why, "poll") != 0 || !rt->quick.valid || rt->group ||
-	    mono_s() - rt->quick.full_at >= (int64_t)every)
+	if (strcmp(why, "poll") != 0 || !q || rt->group ||
+	    mono_s() - q->full_at >= (int64_t)every)
 		return;
 	j->quick_ok = true;
-	j->quick = rt->quick;
+	/* the kept copy ends after its URL's NUL (quick_keep) */
+	memcpy(&j->quick, q, offsetof(struct engine_quick, git_url));
+	snprintf(j->quick.git_url, sizeof(j->quick.git_url), "%s",
+		 q->git_url);
 }
 
 /* "Same as last time": nothing said, nothing shown changes. */
 static bool quick_unchanged(struct project_rt *rt, const struct engine_result *r,
 			    double seconds, struct sched_outcome *out)
 {
-	if (r->quick_outcome != ENGINE_QUICK_UNCHANGED)
+	if (r->quick_outcome != ENGINE_QUICK_UNCHANGED || !rt->quick)
 		return false;
 	out->cycle_ran = true;
-	out->status = rt->quick.status; /* back-off rules unchanged */
+	out->status = rt->quick->status; /* back-off rules unchanged */
 	out->api_requests = r->report.api_requests;
 	out->quick_unchanged = 1;
 	out->seconds = seconds;
@@ -119,15 +124,29 @@ static bool quick_unchanged(struct project_rt *rt, const struct engine_result *r
 	return true;
 }
 
-/* Keep what a full cycle left (invalid after one that changed or
- * failed), stamped with when it ran. */
+/* Keep what a full cycle left (nothing after one that changed or
+ * failed), stamped with when it ran: the fixed fields and only the
+ * URL's bytes. */
 static void quick_keep(struct project_rt *rt, const struct engine_result *r)
 {
+	size_t head = offsetof(struct engine_quick, git_url), len;
+	struct engine_quick *q;
+
 	if (r->quick_why[0])
 		log_debug("%s: quick check: full cycle (%s)", rt->s.section,
 			  r->quick_why);
-	rt->quick = r->quick;
-	rt->quick.full_at = mono_s();
+	free(rt->quick);
+	rt->quick = NULL;
+	if (!r->quick.valid)
+		return;
+	len = strnlen(r->quick.git_url, sizeof(r->quick.git_url) - 1);
+	if (!(q = malloc(head + len + 1)))
+		return; /* the next poll runs in full */
+	memcpy(q, &r->quick, head);
+	memcpy((char *)q + head, r->quick.git_url, len);
+	((char *)q + head)[len] = '\0';
+	q->full_at = mono_s();
+	rt->quick = q;
 }
 
 /* ---- end of the quick check ---------------------------------------------- */

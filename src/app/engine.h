@@ -121,9 +121,10 @@ struct engine_quick {
 	int64_t mr_cursor_ms;     /* T: newest updated_at of the merged
 				   * MRs, -1 when there are none */
 	uint64_t mr_hash;         /* (iid, updated_at) of those >= T */
-	char git_url[ENGINE_QUICK_URL_MAX]; /* the mirror's remote */
 	int status;               /* ST_OK, ST_EREFUSED or ST_ECONFLICT */
 	int64_t full_at;          /* monotonic s of that cycle (daemon's) */
+	/* last: the daemon keeps only the bytes used (daemon_jobs.c) */
+	char git_url[ENGINE_QUICK_URL_MAX]; /* the mirror's remote */
 };
 
 enum engine_quick_outcome {
