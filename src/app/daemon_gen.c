@@ -219,10 +219,15 @@ static int gen_projects(struct gen *g, const char *path, struct st_error *err)
 	 * re-discoveries read the [project] sections again, and the fleet's
 	 * items are not one-to-one with cfg.projects. */
 	for (size_t i = 0; rc == 0 && g->cfg.n_groups == 0 &&
-			   i < g->n && i < g->cfg.n_projects; i++) {
+			   i < g->n && i < g->cfg.n_projects; i++)
 		config_project_release(&g->cfg.projects[i]);
+	/* nor is the fleet's combined copy used after this (a re-discovery
+	 * is a new generation; rt->group points into g->cfg): another
+	 * ~2 KB per project */
+	for (size_t i = 0; rc == 0 && i < g->n; i++)
 		g->p[i].section = NULL;
-	}
+	if (rc == 0)
+		fleet_set_release(&g->fleet);
 	return rc;
 }
 
