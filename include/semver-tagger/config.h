@@ -87,6 +87,7 @@ struct config {
 	struct config_project global; /* [global]: what projects inherit */
 	struct config_project *projects;
 	size_t n_projects;
+	size_t cap_projects;      /* allocated: grows by doubling */
 	struct config_group *groups;
 	size_t n_groups;
 	unsigned discovery_interval; /* s between group re-discoveries */

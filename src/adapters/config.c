@@ -506,8 +506,17 @@ void config_release(struct config *c)
  * sections that have no keys. inih still parses keys, values, comments and
  * continuation lines.
  */
+/* The [project] names seen so far, for "given twice" (open addressing:
+ * index + 1 into c->projects, 0 empty; at most half full). A linear
+ * scan made 10,000 sections cost 50 million comparisons. */
+struct name_set {
+	size_t *slot;
+	size_t cap;
+};
+
 struct ini_ctx {
 	struct config *c;
+	struct name_set names;
 	struct config_project *target; /* NULL before the first section */
 	struct config_group *group;    /* the [group] being read, else NULL */
 	bool is_global;
@@ -725,13 +734,61 @@ static int open_group(struct ini_ctx *ctx, const char *line, size_t n)
 	return ST_OK;
 }
 
+static size_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot of name: the one holding it, or the empty one it goes in. */
+static size_t *name_slot(const struct name_set *ns,
+			 const struct config *c, const char *name, size_t nn)
+{
+	size_t i = name_hash(name, nn) & (ns->cap - 1);
+
+	for (;; i = (i + 1) & (ns->cap - 1)) {
+		const char *x;
+
+		if (!ns->slot[i])
+			return &ns->slot[i];
+		x = c->projects[ns->slot[i] - 1].name;
+		if (strncmp(x, name, nn) == 0 && x[nn] == '\0')
+			return &ns->slot[i];
+	}
+}
+
+/* Room for one more name (cap a power of two, at most half full). */
+static int names_reserve(struct name_set *ns, const struct config *c)
+{
+	struct name_set bigger;
+
+	if (ns->cap && (c->n_projects + 1) * 2 <= ns->cap)
+		return ST_OK;
+	bigger.cap = ns->cap ? ns->cap * 2 : 64;
+	if (!(bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot))))
+		return ST_ENOMEM;
+	for (size_t i = 0; i < c->n_projects; i++) {
+		const char *x = c->projects[i].name;
+
+		*name_slot(&bigger, c, x, strlen(x)) = i + 1;
+	}
+	free(ns->slot);
+	*ns = bigger;
+	return ST_OK;
+}
+
 /* A header line "[global]" or "[project \"g/p\"]": set ctx->target. */
 static int open_section(struct ini_ctx *ctx, const char *line, size_t n)
 {
 	struct config *c = ctx->c;
 	struct config_project *grown, *p;
 	const char *name;
-	size_t nn;
+	size_t nn, *slot;
 
 	ctx->group = NULL;
 	if (n == 8 && memcmp(line, "[global]", 8) == 0) {
@@ -748,21 +805,29 @@ static int open_section(struct ini_ctx *ctx, const char *line, size_t n)
 	nn = n - 12;
 	if (memchr(name, '"', nn))
 		return ST_EINVAL;
-	for (size_t i = 0; i < c->n_projects; i++)
-		if (strlen(c->projects[i].name) == nn &&
-		    memcmp(c->projects[i].name, name, nn) == 0)
-			return ST_ECONFLICT;
+	if (names_reserve(&ctx->names, c) != 0)
+		return ST_ENOMEM;
+	slot = name_slot(&ctx->names, c, name, nn);
+	if (*slot)
+		return ST_ECONFLICT;
 	if (c->n_projects >= CONFIG_PROJECTS_MAX)
 		return ST_ETOOBIG;
-	grown = realloc(c->projects, (c->n_projects + 1) * sizeof(*grown));
-	if (!grown)
-		return ST_ENOMEM;
-	c->projects = grown;
+	/* doubling: a realloc per section copies the array each time with
+	 * allocators that do not remap (ASan's: 13 GB at 10,000 sections) */
+	if (c->n_projects == c->cap_projects) {
+		size_t cap = c->cap_projects ? c->cap_projects * 2 : 16;
+
+		if (!(grown = realloc(c->projects, cap * sizeof(*grown))))
+			return ST_ENOMEM;
+		c->projects = grown;
+		c->cap_projects = cap;
+	}
 	p = &c->projects[c->n_projects];
 	memset(p, 0, sizeof(*p));
 	if (!(p->name = strndup(name, nn)))
 		return ST_ENOMEM;
 	c->n_projects++;
+	*slot = c->n_projects;
 	ctx->target = p;
 	ctx->is_global = false;
 	return ST_OK;
@@ -877,6 +942,7 @@ int config_load_string(const char *name, const char *text, size_t len,
 	    config_project_defaults(&c->global) != 0)
 		return st_error_set(err, ST_ENOMEM, "out of memory");
 	rc = parse_sections(&ctx, name, text, len, err);
+	free(ctx.names.slot);
 	return rc ? rc : finish_projects(c, err);
 }
 
@@ -957,6 +1023,7 @@ int config_repo_parse(const char *name, const char *text, size_t len,
 		return st_error_set(err, ST_ECONFIG, "%s: contains a NUL byte",
 				    name);
 	rc = parse_sections(&ctx, name, text, len, err);
+	free(ctx.names.slot); /* sections are refused here: never used */
 	config_release(&scratch);
 	if (rc)
 		config_project_release(out);

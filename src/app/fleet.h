@@ -29,6 +29,7 @@ struct fleet_project {
 struct fleet_set {
 	struct fleet_project *items;
 	size_t len;
+	size_t cap;      /* allocated: grows by doubling */
 };
 
 void fleet_set_release(struct fleet_set *s);
