@@ -849,11 +849,12 @@ int release_run(const struct release_options *o, struct forge *forge,
 	/* fetch first, then list MRs: an MR merged in between has its
 	 * commit missing from the mirror (not new yet), rather than a
 	 * commit in the mirror whose MR (and impact) is not listed */
-	/* the read-ahead thread only for a cold run of a one-shot process:
-	 * a worker stays single-threaded (gitrepo forks without exec), and
-	 * a warm one does not read the cache file at all */
+	/* no read-ahead thread: gitrepo forks its fetch child without exec,
+	 * and a fork while that thread held an allocator lock left the
+	 * child hung until the fetch deadline (seen under ASan with the
+	 * machine busy, in --once); ~10 ms at 10,000 MRs is not worth it */
 	if (rc == 0)
-		rc = setup_repo(&e, !o->warm, err);
+		rc = setup_repo(&e, false, err);
 	if (rc == 0)
 		rc = engine_guard_open(&e, err); /* the signing key, if any */
 	if (rc == 0)
